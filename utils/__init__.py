@@ -1,0 +1,1 @@
+"""Helpers for the overlap-words kit; the notebooks import these."""
