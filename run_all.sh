@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Run notebooks 01..06 in order with papermill; executed copies go to outputs/notebooks/.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+
+usage() {
+  cat <<USAGE
+Usage: ./run_all.sh [--profile smoke|standard|full] [--data DIR] [--from NN]
+
+  --profile  run size (default: full when a GPU is visible, else standard)
+  --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
+  --from     start at notebook NN (01..06), reusing what earlier steps wrote to outputs/
+USAGE
+}
+
+PROFILE=""
+DATA=""
+FROM="01"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
+    --data) DATA="${2:?--data needs a folder}"; shift 2 ;;
+    --from) FROM="${2:?--from needs a notebook number}"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+if [ -z "$PROFILE" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then PROFILE=full; else PROFILE=standard; fi
+fi
+case "$PROFILE" in
+  smoke|standard|full) ;;
+  *) echo "run_all.sh: unknown profile '$PROFILE' (expected smoke, standard or full)" >&2; exit 2 ;;
+esac
+if ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
+  echo "run_all.sh: --from expects a notebook number 01..06, got '$FROM'" >&2; exit 2
+fi
+if [ -n "$DATA" ]; then
+  [ -d "$DATA" ] || { echo "run_all.sh: --data $DATA is not a folder" >&2; exit 2; }
+  DATA="$(cd "$DATA" && pwd)"
+fi
+
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
+OUT="$ROOT/outputs/notebooks"
+mkdir -p "$OUT"
+echo "Profile $PROFILE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
+
+total_start=$SECONDS
+for notebook in notebooks/0[1-6]_*.ipynb; do
+  name="$(basename "$notebook" .ipynb)"
+  [[ "${name:0:2}" < "$FROM" ]] && continue
+  args=(-k python3 --cwd "$ROOT" --no-progress-bar -p profile "$PROFILE")
+  [ -n "$DATA" ] && args+=(-p data_dir "$DATA")
+  partial="$OUT/.partial-$name.ipynb"
+  log="$OUT/$name.log"
+  start=$SECONDS
+  printf '[%s] %-20s ' "${name:0:2}" "${name:3}"
+  if "$PY" -m papermill "$notebook" "$partial" "${args[@]}" >"$log" 2>&1; then
+    mv "$partial" "$OUT/$name.ipynb"
+    echo "done in $((SECONDS - start)) s"
+  else
+    [ -f "$partial" ] && mv "$partial" "$OUT/$name.ipynb"
+    echo "FAILED after $((SECONDS - start)) s"
+    error="$(grep -E '^[A-Za-z_.]*(Error|Exception|Interrupt)\b' "$log" | tail -n 1 || true)"
+    echo "run_all.sh: notebooks/$name.ipynb failed: ${error:-see the log}" >&2
+    echo "  log: $log; executed notebook: $OUT/$name.ipynb" >&2
+    exit 1
+  fi
+done
+
+echo "All notebooks ran in $((SECONDS - total_start)) s"
+"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$ROOT/outputs/metrics.json"

@@ -1,0 +1,45 @@
+"""Small DACON-layout folders made on the fly: each word is a tone, so clips are cheap and learnable."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+
+
+def tone_clips(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n clips of four overlapping word tones; returns (int16 (n, 16000), answers (n, 30))."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(CLIP_SAMPLES) / SAMPLE_RATE
+    clips = np.zeros((n, CLIP_SAMPLES), dtype=np.int16)
+    answers = np.zeros((n, len(WORDS)), dtype=np.float32)
+    for i in range(n):
+        words = rng.choice(len(WORDS), size=4, replace=False)
+        audio = sum(np.sin(2 * np.pi * (200 + 120 * w) * t) for w in words) / 4
+        clips[i] = np.round(audio * 20000 + rng.normal(0, 200, CLIP_SAMPLES)).astype(np.int16)
+        answers[i, words] = 0.25
+    return clips, answers
+
+
+def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, seed: int = 0) -> Path:
+    """A complete DACON-layout folder, with the test side's truth as the embedded data has."""
+    for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):
+        clips, answers = tone_clips(n, seed + offset)
+        (root / split).mkdir(parents=True)
+        for i, clip in enumerate(clips):
+            sf.write(root / split / f"{split}_{i:05d}.wav", clip, SAMPLE_RATE, subtype="PCM_16")
+        table = pd.DataFrame(answers, columns=WORDS)
+        table.insert(0, "id", np.arange(n))
+        name = "train_answer.csv" if split == "train" else "test_answer.csv"
+        table.to_csv(root / name, index=False)
+        if split == "test":
+            table[WORDS] = 0
+            table.to_csv(root / "submission.csv", index=False)
+    return root
+
+
+@pytest.fixture
+def dacon_folder(tmp_path: Path) -> Path:
+    return write_dacon_folder(tmp_path / "data")

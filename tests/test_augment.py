@@ -1,0 +1,36 @@
+import numpy as np
+
+from utils.augment import SEED_COPIES, add_noise, build_seed_training_set, seed_augmented_copies, time_shift
+from utils.recipes import seed_featurize
+
+
+def test_copies_are_original_noise_shift_pitch():
+    rng = np.random.default_rng(0)
+    audio = np.sin(np.linspace(0, 2000, 22050)).astype(np.float32) * 0.5
+    copies = seed_augmented_copies(audio, rng)
+    assert copies.shape == (4, 22050) and SEED_COPIES == ("original", "noise", "shift", "pitch")
+    np.testing.assert_array_equal(copies[0], audio)
+    np.testing.assert_array_equal(copies[2], np.roll(audio, 2205))
+    assert not np.allclose(copies[1], audio)
+
+
+def test_noise_scale_is_between_0_005_and_0_5():
+    for seed in range(20):
+        noise = add_noise(np.zeros(22050, dtype=np.float32), np.random.default_rng(seed))
+        assert 0.004 < noise.std() < 0.51
+
+
+def test_time_shift_is_a_tenth_of_a_second():
+    x = np.arange(22050, dtype=np.float32)
+    assert time_shift(x)[2205] == 0
+
+
+def test_training_set_layout_and_determinism(tmp_path):
+    clips = np.random.default_rng(1).integers(-5000, 5000, size=(5, 16000)).astype(np.int16)
+    a = build_seed_training_set(clips, tmp_path / "a.npy", seed=3, chunk=2, n_jobs=1)
+    b = build_seed_training_set(clips, tmp_path / "b.npy", seed=3, chunk=5, n_jobs=2)
+    assert a.shape == (20, 98, 221) and a.dtype == np.float16
+    np.testing.assert_array_equal(a, b)  # chunking and workers do not change the result
+    # rows 0..n-1 are the un-augmented clips
+    np.testing.assert_allclose(a[:5].astype(np.float32), seed_featurize(clips), atol=2e-2)
+    assert not list(tmp_path.glob(".*"))  # no temporary file left

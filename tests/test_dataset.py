@@ -1,0 +1,198 @@
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from utils.dataset import (
+    DataError, DataWarning, clip_id, list_clips, load_clips, load_test_answers, load_train, read_answers,
+    read_clip, read_template_ids,
+)
+from utils.words import WORDS
+
+
+def folder_digest(root: Path) -> str:
+    digest = hashlib.sha1()
+    for path in sorted(root.rglob("*")):
+        digest.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("name, expected", [("train_00042.wav", 42), ("test_7.wav", 7), ("00001.wav", 1)])
+def test_clip_id_is_the_number_ending_the_name(name, expected):
+    assert clip_id(name) == expected
+
+
+def test_clip_id_without_number_names_the_file():
+    with pytest.raises(DataError, match="noise.wav: expected a file name ending in a number"):
+        clip_id("noise.wav")
+
+
+def test_load_train_aligns_clips_and_answers(dacon_folder, tmp_path):
+    before = folder_digest(dacon_folder)
+    ids, clips, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    assert list(ids) == list(range(12)) and clips.shape == (12, 16000) and clips.dtype == np.int16
+    table = pd.read_csv(dacon_folder / "train_answer.csv")
+    np.testing.assert_array_equal(answers, table[WORDS].to_numpy(dtype=np.float32))
+    data, rate = sf.read(dacon_folder / "train" / "train_00003.wav", dtype="int16")
+    np.testing.assert_array_equal(clips[3], data)
+    assert folder_digest(dacon_folder) == before  # the data folder is read-only to the kit
+
+
+def test_answers_are_aligned_by_id_not_row_order(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    table = pd.read_csv(path)
+    table.iloc[::-1].to_csv(path, index=False)
+    ids, _, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(answers[0], table[WORDS].iloc[0].to_numpy(dtype=np.float32))
+
+
+def test_cache_is_reused_and_refreshed_when_clips_change(dacon_folder, tmp_path):
+    cache = tmp_path / "cache"
+    _, first = load_clips(dacon_folder / "test", cache_dir=cache)
+    _, again = load_clips(dacon_folder / "test", cache_dir=cache)
+    assert first.filename == again.filename and len(list(cache.iterdir())) == 1
+    sf.write(dacon_folder / "test" / "test_00000.wav", np.zeros(16000, dtype=np.int16), 16000, subtype="PCM_16")
+    _, changed = load_clips(dacon_folder / "test", cache_dir=cache)
+    assert changed.filename != first.filename and (changed[0] == 0).all()
+
+
+def test_test_answers_only_where_the_truth_exists(dacon_folder, tmp_path):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    assert load_test_answers(dacon_folder, ids).shape == (5, 30)
+    (dacon_folder / "test_answer.csv").unlink()
+    assert load_test_answers(dacon_folder, ids) is None
+
+
+# --- clips that are corrected, with one warning per kind -------------------------------------------
+
+
+@pytest.mark.parametrize("rate, channels, seconds, subtype, fix", [
+    (44100, 2, 1.0, "PCM_16", {"resampled", "downmixed"}),
+    (16000, 1, 0.5, "PCM_16", {"padded"}),
+    (16000, 1, 3.0, "PCM_16", {"cut"}),
+    (16000, 1, 1.0, "FLOAT", set()),
+])
+def test_odd_clips_are_corrected(tmp_path, rate, channels, seconds, subtype, fix):
+    t = np.arange(int(rate * seconds)) / rate
+    audio = 0.5 * np.sin(2 * np.pi * 440 * t)
+    audio = np.stack([audio] * channels, axis=1) if channels > 1 else audio
+    path = tmp_path / "clip_1.wav"
+    sf.write(path, audio, rate, subtype=subtype)
+    clip, fixes = read_clip(path)
+    assert clip.shape == (16000,) and clip.dtype == np.int16 and fixes == fix
+    assert 0.45 < np.abs(clip[:8000]).max() / 32768 < 0.55
+
+
+def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for i in range(3):
+        sf.write(folder / f"c_{i}.wav", np.zeros(8000), 16000, subtype="PCM_16")
+    with pytest.warns(DataWarning, match="3 clips were shorter than 1 s") as record:
+        load_clips(folder, cache_dir=tmp_path / "cache")
+    assert len([w for w in record if issubclass(w.category, DataWarning)]) == 1
+
+
+# --- clips that are refused, naming the file -------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"", "not a readable WAV file"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt ", "not a readable WAV file"),
+    (b"id,bed\n1,0.25\n", "not a readable WAV file"),
+])
+def test_unreadable_clips_name_the_file(tmp_path, content, expected):
+    path = tmp_path / "train_00001.wav"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=f"train_00001.wav: {expected}"):
+        read_clip(path)
+
+
+def test_clip_without_samples_is_refused(tmp_path):
+    path = tmp_path / "train_00002.wav"
+    sf.write(path, np.zeros(0, dtype=np.int16), 16000, subtype="PCM_16")
+    with pytest.raises(DataError, match="train_00002.wav: the WAV file holds no samples"):
+        read_clip(path)
+
+
+def test_empty_or_missing_folder_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: expected .wav clips, the folder has none"):
+        list_clips(tmp_path / "empty")
+    with pytest.raises(DataError, match="nowhere: expected a folder"):
+        list_clips(tmp_path / "nowhere")
+
+
+def test_duplicated_clip_id_is_refused(dacon_folder):
+    shutil.copy(dacon_folder / "test" / "test_00001.wav", dacon_folder / "test" / "test_1.wav")
+    with pytest.raises(DataError, match="id 1 is used by both"):
+        list_clips(dacon_folder / "test")
+
+
+# --- answer tables ---------------------------------------------------------------------------------
+
+
+def edit_answers(folder: Path, edit) -> Path:
+    path = folder / "train_answer.csv"
+    table = pd.read_csv(path)
+    table = edit(table)
+    table.to_csv(path, index=False)
+    return path
+
+
+def set_cell(row, column, value):
+    def edit(table):
+        table[column] = table[column].astype(object)
+        table.loc[row, column] = value
+        return table
+    return edit
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (set_cell(3, "bed", np.nan), r"row 5 \(id 3\): expected numbers in every word column"),
+    (set_cell(4, "cat", -0.25), r"row 6 \(id 4\): expected no negative values"),
+    (set_cell(0, "zero", 0.5), r"row 2 \(id 0\): expected values summing to 1"),
+    (lambda t: t.drop(columns="wow"), r"missing \['wow'\]"),
+    (lambda t: t.assign(extra=0), r"unknown \['extra'\]"),
+    (lambda t: pd.concat([t, t.iloc[[2]]]), r"row 14 \(id 2\): the id appears more than once"),
+    (lambda t: t.drop(index=5), r"no row for 1 clips .* \(first id 5\)"),
+    (lambda t: pd.concat([t, t.iloc[[0]].assign(id=99)]), r"1 rows have no clip .* \(first id 99\)"),
+    (set_cell(1, "id", "x"), r"row 3: expected an integer id"),
+])
+def test_bad_answers_name_the_row(dacon_folder, tmp_path, edit, expected):
+    path = edit_answers(dacon_folder, edit)
+    before = folder_digest(dacon_folder)
+    with pytest.raises(DataError, match=expected) as error:
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    assert "train_answer.csv" in str(error.value)
+    assert folder_digest(dacon_folder) == before
+    assert path.is_file()
+
+
+def test_template_order_is_kept_and_checked(dacon_folder, tmp_path):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    path = dacon_folder / "submission.csv"
+    table = pd.read_csv(path).iloc[[3, 1, 0, 4, 2]]
+    table.to_csv(path, index=False)
+    assert list(read_template_ids(path, ids)) == [3, 1, 0, 4, 2]
+    table.iloc[1:].to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"submission.csv: no row for 1 clips .*first id 3"):
+        read_template_ids(path, ids)
+
+
+def test_missing_answer_file_is_named(dacon_folder, tmp_path):
+    (dacon_folder / "train_answer.csv").unlink()
+    with pytest.raises(DataError, match="train_answer.csv: expected a CSV file"):
+        load_train(dacon_folder, cache_dir=tmp_path)
+
+
+def test_read_answers_returns_rows_in_id_order(dacon_folder):
+    answers = read_answers(dacon_folder / "test_answer.csv", np.array([4, 0, 1, 2, 3]))
+    table = pd.read_csv(dacon_folder / "test_answer.csv")
+    np.testing.assert_array_equal(answers[0], table[WORDS].iloc[4].to_numpy(dtype=np.float32))

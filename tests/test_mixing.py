@@ -1,0 +1,183 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from utils.mixing import (
+    load_word_folder,
+    main,
+    make_embedded_dataset,
+    mix_words,
+    split_bank_by_speaker,
+    write_dataset,
+)
+from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+
+
+def tone_bank(speakers=("s1", "s2", "s3")):
+    """A cheap word bank: each word is a tone of its own pitch, one per speaker."""
+    bank = {}
+    for w, word in enumerate(WORDS):
+        bank[word] = []
+        for s, speaker in enumerate(speakers):
+            t = np.arange(3000 + 1000 * s) / SAMPLE_RATE
+            bank[word].append((speaker, np.sin(2 * np.pi * (200 + 30 * w) * t).astype(np.float32)))
+    return bank
+
+
+def write_tone(path, *, rate=SAMPLE_RATE, freq=440.0):
+    """1 s with a 0.3 s tone in the middle, like a Speech Commands clip."""
+    audio = np.zeros(rate, dtype=np.float32)
+    t = np.arange(int(0.3 * rate)) / rate
+    audio[int(0.35 * rate) : int(0.35 * rate) + len(t)] = 0.5 * np.sin(2 * np.pi * freq * t)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, rate, subtype="PCM_16")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    root = tmp_path / "corpus"
+    for word in WORDS:
+        for speaker in ("0a7c2a8d", "0b09edd3", "0c40e715"):
+            write_tone(root / word / f"{speaker}_nohash_0.wav")
+    write_tone(root / "bed" / "0a7c2a8d_nohash_1.wav", rate=8000)  # resampled on load
+    write_tone(root / "_background_noise_" / "white_noise.wav")
+    return root
+
+
+def test_mix_words_shapes_and_labels():
+    clips, labels = mix_words(tone_bank(), n_clips=1100, seed=0)  # more than one chunk
+    assert clips.dtype == np.int16 and clips.shape == (1100, CLIP_SAMPLES)
+    assert labels.dtype == np.float32 and labels.shape == (1100, len(WORDS))
+    assert ((labels == 0.25).sum(axis=1) == 4).all()
+    assert ((labels == 0) | (labels == 0.25)).all()
+    peaks = np.abs(clips.astype(np.int32)).max(axis=1) / 32767
+    assert peaks.min() >= 0.5 - 1e-3 and peaks.max() <= 0.95 + 1e-3
+
+
+def test_mix_words_depends_only_on_seed():
+    bank = tone_bank()
+    clips, labels = mix_words(bank, n_clips=50, seed=1)
+    same_clips, same_labels = mix_words(bank, n_clips=50, seed=1)
+    other_clips, other_labels = mix_words(bank, n_clips=50, seed=2)
+    assert np.array_equal(clips, same_clips) and np.array_equal(labels, same_labels)
+    assert not np.array_equal(clips, other_clips) and not np.array_equal(labels, other_labels)
+
+
+def test_mix_words_needs_every_word():
+    bank = tone_bank()
+    del bank["wow"]
+    with pytest.raises(ValueError, match="wow"):
+        mix_words(bank, n_clips=5, seed=0)
+
+
+def test_write_dataset_layout(tmp_path):
+    out = tmp_path / "data"
+    train_bank, test_bank = tone_bank(("a", "b")), tone_bank(("c",))
+    assert write_dataset(out, train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0) == out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temp folder left
+    assert sorted(p.name for p in out.iterdir()) == [
+        "submission.csv", "test", "test_answer.csv", "train", "train_answer.csv",
+    ]
+    for side, n in (("train", 12), ("test", 5)):
+        names = sorted(p.name for p in (out / side).iterdir())
+        assert names == [f"{side}_{i:05d}.wav" for i in range(n)]
+        for name in names:
+            info = sf.info(out / side / name)
+            expected = (SAMPLE_RATE, 1, CLIP_SAMPLES, "PCM_16")
+            assert (info.samplerate, info.channels, info.frames, info.subtype) == expected
+        answers = pd.read_csv(out / f"{side}_answer.csv")
+        assert list(answers.columns) == ["id"] + WORDS
+        assert answers["id"].tolist() == list(range(n))
+        values = answers[WORDS].to_numpy()
+        assert np.allclose(values.sum(axis=1), 1.0) and ((values == 0.25).sum(axis=1) == 4).all()
+    first_line = (out / "train_answer.csv").read_text().splitlines()[1].split(",")
+    assert set(first_line[1:]) == {"0", "0.25"}
+    template = pd.read_csv(out / "submission.csv")
+    assert list(template.columns) == ["id"] + WORDS
+    assert template["id"].tolist() == list(range(5)) and (template[WORDS].to_numpy() == 0).all()
+    # The same seed writes the same clips.
+    again = write_dataset(tmp_path / "again", train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0)
+    assert (out / "train" / "train_00003.wav").read_bytes() == (again / "train" / "train_00003.wav").read_bytes()
+
+
+def test_write_dataset_refuses_non_empty_folder(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="data"):
+        write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, seed=0)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_write_dataset_accepts_empty_folder(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, seed=0)
+    assert (out / "train" / "train_00001.wav").is_file()
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    test_bank = tone_bank()
+    del test_bank["zero"]  # fails after the train side is written
+    with pytest.raises(ValueError, match="zero"):
+        write_dataset(tmp_path / "data", train_bank=tone_bank(), test_bank=test_bank, n_train=3, n_test=3, seed=0)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_make_embedded_dataset(tmp_path):
+    sizes = dict(n_train=6, n_test=3, seed=0, n_train_speakers=3, n_test_speakers=2)
+    out = make_embedded_dataset(tmp_path / "data", **sizes)
+    voices = json.loads((out / "voices.json").read_text())
+    assert len(voices["train"]) == 3 and len(voices["test"]) == 2
+    train_variants = {name.split("+")[1].split("/")[0] for name in voices["train"]}
+    test_variants = {name.split("+")[1].split("/")[0] for name in voices["test"]}
+    assert not train_variants & test_variants
+    assert len(list((out / "train").iterdir())) == 6 and len(pd.read_csv(out / "test_answer.csv")) == 3
+    again = make_embedded_dataset(tmp_path / "again", **sizes)
+    for name in ("train/train_00005.wav", "test/test_00002.wav", "voices.json"):
+        assert (out / name).read_bytes() == (again / name).read_bytes()
+
+
+def test_load_word_folder(corpus):
+    bank = load_word_folder(corpus)
+    assert list(bank) == WORDS
+    assert len(bank["bed"]) == 4 and len(bank["cat"]) == 3
+    assert {name for name, _ in bank["bed"]} == {"0a7c2a8d", "0b09edd3", "0c40e715"}
+    for utterances in bank.values():
+        for _, audio in utterances:
+            assert audio.dtype == np.float32
+            assert 0.3 * SAMPLE_RATE <= len(audio) < 0.5 * SAMPLE_RATE  # trimmed, at 16 kHz
+            assert np.isclose(np.abs(audio).max(), 1.0)
+
+
+def test_load_word_folder_errors(corpus):
+    for path in (corpus / "sheila").iterdir():
+        path.unlink()
+    with pytest.raises(ValueError, match="sheila"):
+        load_word_folder(corpus)
+    (corpus / "sheila").rmdir()
+    with pytest.raises(FileNotFoundError, match="sheila"):
+        load_word_folder(corpus)
+
+
+def test_split_bank_by_speaker():
+    bank = tone_bank(("a", "b", "c", "d", "e"))
+    train, test = split_bank_by_speaker(bank, test_fraction=0.4, seed=0)
+    train_speakers = {name for u in train.values() for name, _ in u}
+    test_speakers = {name for u in test.values() for name, _ in u}
+    assert len(test_speakers) == 2 and train_speakers | test_speakers == set("abcde")
+    assert not train_speakers & test_speakers
+    for word in WORDS:
+        assert len(train[word]) + len(test[word]) == len(bank[word])
+    again = split_bank_by_speaker(bank, test_fraction=0.4, seed=0)[1]
+    assert {name for u in again.values() for name, _ in u} == test_speakers
+
+
+def test_cli_from_word_folder(corpus, tmp_path, capsys):
+    main(["--out", str(tmp_path / "data"), "--train", "4", "--test", "2", "--seed", "3", "--words-from", str(corpus)])
+    assert "wrote" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "data" / "train_answer.csv")) == 4

@@ -1,0 +1,21 @@
+import numpy as np
+import pytest
+
+from utils.models import build_model, seed_cnn
+
+
+def test_seed_cnn_has_the_seed_parameter_count():
+    assert seed_cnn().count_params() == 780_862
+
+
+def test_seed_cnn_outputs_probabilities_over_30_words():
+    model = seed_cnn()
+    out = model.predict(np.random.default_rng(0).normal(size=(2, 98, 221, 1)).astype("float32"), verbose=0)
+    assert out.shape == (2, 30)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert (out > 0).all()
+
+
+def test_unknown_model_name_is_refused():
+    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
+        build_model("resnet9000")

@@ -1,0 +1,103 @@
+"""End to end: ./run_all.sh --profile smoke in a fresh copy of the kit, then 06_submit on an unseen folder."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_dacon_folder
+from test_dataset import folder_digest
+from utils.dataset import list_clips
+from utils.paths import PROJECT_ROOT
+from utils.submission import validate_submission
+
+IGNORE = shutil.ignore_patterns(".git", ".venv", "outputs", "data", "__pycache__", ".pytest_cache", ".ipynb_checkpoints")
+
+
+def run(args, cwd, timeout=900):
+    env = {**os.environ, "PYTHON": sys.executable}
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("clone") / "kit"
+    shutil.copytree(PROJECT_ROOT, root, ignore=IGNORE)
+    return root
+
+
+@pytest.fixture(scope="module")
+def smoke_run(kit):
+    return run(["bash", "run_all.sh", "--profile", "smoke"], cwd=kit)
+
+
+def test_smoke_run_succeeds_and_reports(smoke_run, kit):
+    assert smoke_run.returncode == 0, smoke_run.stdout + smoke_run.stderr
+    lines = smoke_run.stdout.strip().splitlines()
+    steps = [line for line in lines if line.startswith("[0")]
+    assert len(steps) == 6 and all("done in" in line for line in steps)
+    assert lines[-1].startswith(f"Submission: {kit / 'outputs' / 'submission.csv'} (200 rows)")
+    assert "validation KLD" in lines[-1] and "test KLD" in lines[-1]
+
+
+def test_smoke_run_writes_six_executed_notebooks_without_errors(smoke_run, kit):
+    executed = sorted((kit / "outputs" / "notebooks").glob("*.ipynb"))
+    assert [p.stem for p in executed] == [p.stem for p in sorted((kit / "notebooks").glob("*.ipynb"))]
+    for path in executed:
+        outputs = [o for c in json.loads(path.read_text())["cells"] for o in c.get("outputs", [])]
+        assert outputs and not [o for o in outputs if o["output_type"] == "error"], path.name
+
+
+def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
+    data = kit / "data" / "embedded-smoke"
+    template = pd.read_csv(data / "submission.csv")
+    submission = pd.read_csv(kit / "outputs" / "submission.csv")
+    validate_submission(submission, expected_ids=template["id"].to_numpy())
+    metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
+    assert metrics["holdout"]["parameters"] == 780_862
+    assert np.isfinite(metrics["submission"]["test_kld"])
+
+
+def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_path):
+    unseen = write_dacon_folder(tmp_path / "unseen", n_train=2, n_test=7, seed=5)
+    (unseen / "test_answer.csv").unlink()
+    template = pd.read_csv(unseen / "submission.csv").sample(frac=1, random_state=0)
+    template.to_csv(unseen / "submission.csv", index=False)
+    before = folder_digest(unseen)
+    out = tmp_path / "answers" / "my_submission.csv"
+    result = run([
+        sys.executable, "-m", "papermill", "notebooks/06_submit.ipynb", str(tmp_path / "out.ipynb"), "-k", "python3",
+        "-p", "test_dir", str(unseen / "test"), "-p", "template_csv", str(unseen / "test" / ".." / "submission.csv"),
+        "-p", "submission_path", str(out),
+    ], cwd=kit, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    submission = pd.read_csv(out)
+    validate_submission(submission, expected_ids=template["id"].to_numpy())
+    assert folder_digest(unseen) == before
+
+
+def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
+    bad = write_dacon_folder(tmp_path / "bad", n_train=3, n_test=2)
+    answers = pd.read_csv(bad / "train_answer.csv")
+    answers.loc[1, "bed"] = -1
+    answers.to_csv(bad / "train_answer.csv", index=False)
+    result = run(["bash", "run_all.sh", "--profile", "smoke", "--data", str(bad)], cwd=kit, timeout=300)
+    assert result.returncode == 1
+    assert "notebooks/01_eda.ipynb failed" in result.stderr
+    assert "DataError" in result.stderr and "row 3 (id 1): expected no negative values" in result.stderr
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--from", "9"], "--from expects a notebook number 01..06"),
+    (["--data", "/no/such/folder"], "is not a folder"),
+    (["--bogus"], "unknown argument '--bogus'"),
+])
+def test_bad_arguments_are_refused(args, expected):
+    result = run(["bash", "run_all.sh", *args], cwd=PROJECT_ROOT, timeout=30)
+    assert result.returncode == 2 and expected in result.stderr

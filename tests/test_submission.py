@@ -1,0 +1,75 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from utils.submission import (
+    SubmissionError, build_submission, floor_probabilities, summarize_submission, summary_line,
+    validate_submission, write_submission,
+)
+from utils.words import WORDS
+
+
+def probabilities(n, seed=0):
+    return np.random.default_rng(seed).dirichlet(np.ones(30), size=n)
+
+
+def test_submission_follows_template_order():
+    p = probabilities(3)
+    frame = build_submission(np.array([10, 11, 12]), p, template_ids=np.array([12, 10, 11]))
+    assert list(frame.columns) == ["id", *WORDS]
+    assert list(frame["id"]) == [12, 10, 11]
+    np.testing.assert_allclose(frame[WORDS].iloc[0], p[2], rtol=1e-4)
+
+
+def test_without_template_rows_are_sorted_by_id():
+    frame = build_submission(np.array([5, 1, 3]), probabilities(3))
+    assert list(frame["id"]) == [1, 3, 5]
+
+
+def test_floor_removes_zeros_and_keeps_rows_summing_to_one():
+    p = np.zeros((2, 30))
+    p[:, 0] = 1
+    floored = floor_probabilities(p)
+    assert (floored > 0).all()
+    np.testing.assert_allclose(floored.sum(axis=1), 1)
+
+
+def valid_frame():
+    return build_submission(np.arange(4), probabilities(4))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda f: f.drop(columns="wow"), "expected columns id"),
+    (lambda f: f.iloc[:3], "expected 4 rows"),
+    (lambda f: f.assign(bed=np.nan), r"row 2 \(id 0\): expected finite probabilities"),
+    (lambda f: f.assign(bed=0.0), "no zero or negative probabilities"),
+    (lambda f: f.assign(bed=f["bed"] + 0.5), "rows summing to 1"),
+])
+def test_validation_catches_what_the_leaderboard_rejects(edit, expected):
+    validate_submission(valid_frame(), expected_ids=np.arange(4))
+    with pytest.raises(SubmissionError, match=expected):
+        validate_submission(edit(valid_frame()), expected_ids=np.arange(4))
+
+
+def test_written_csv_reads_back_valid(tmp_path):
+    path = write_submission(valid_frame(), tmp_path / "out" / "submission.csv")
+    back = pd.read_csv(path)
+    validate_submission(back, expected_ids=np.arange(4))
+    assert [p.name for p in path.parent.iterdir()] == ["submission.csv"]
+
+
+def test_summary_counts_top4_words():
+    table = summarize_submission(valid_frame())
+    assert table["in_top4"].sum() == 16 and list(table.index) == WORDS
+
+
+def test_summary_line_names_submission_and_scores(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({
+        "holdout": {"val_kld": 1.5}, "kfold": {"oof_kld": 1.25},
+        "submission": {"path": "outputs/submission.csv", "rows": 200, "test_kld": 1.3},
+    }))
+    line = summary_line(path)
+    assert line == "Submission: outputs/submission.csv (200 rows), out-of-fold validation KLD 1.2500, test KLD 1.3000"

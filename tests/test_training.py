@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+from utils.training import FeatureBatches, copy_rows, holdout_split, kfold_splits, predict, train_model
+
+
+def test_holdout_split_is_80_20_and_disjoint():
+    train, val = holdout_split(100, seed=1)
+    assert len(train) == 80 and len(val) == 20
+    assert not set(train) & set(val)
+
+
+@pytest.mark.parametrize("folds", [2, 3, 5])
+def test_kfold_validates_every_clip_once(folds):
+    splits = kfold_splits(23, folds=folds, seed=0)
+    val = np.concatenate([v for _, v in splits])
+    assert sorted(val) == list(range(23))
+    for train, v in splits:
+        assert not set(train) & set(v) and len(train) + len(v) == 23
+
+
+def test_kfold_refuses_too_few_clips():
+    with pytest.raises(ValueError, match="folds"):
+        kfold_splits(3, folds=5)
+
+
+def test_copy_rows_picks_every_copy_of_a_clip():
+    assert sorted(copy_rows(np.array([1]), n_clips=10, copies=4)) == [1, 11, 21, 31]
+
+
+def test_batches_serve_requested_rows_with_a_channel_axis():
+    x = np.arange(10 * 4 * 3, dtype=np.float16).reshape(10, 4, 3)
+    y = np.eye(10, 30, dtype=np.float32)
+    batches = FeatureBatches(x, np.array([7, 2, 5]), targets=y, batch_size=2, shuffle=True, seed=0)
+    seen = []
+    for i in range(len(batches)):
+        xb, yb = batches[i]
+        assert xb.dtype == np.float32 and xb.shape[1:] == (4, 3, 1)
+        seen += list(np.argmax(yb, axis=1))
+        np.testing.assert_array_equal(xb[..., 0], x[np.argmax(yb, axis=1)])
+    assert sorted(seen) == [2, 5, 7]
+
+
+def test_train_model_saves_best_model_and_predicts(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 98, 221)).astype(np.float16)
+    y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
+    path = tmp_path / "m.keras"
+    model, history = train_model(
+        "seed_cnn", x, y, train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=1, batch_size=4,
+        patience=1, model_path=path, seed=0, verbose=0,
+    )
+    assert path.is_file() and not list(tmp_path.glob(".*"))
+    assert history.epoch == [0] and "val_loss" in history.history
+    p = predict([model, model], x, rows=np.arange(8, 12))
+    assert p.shape == (4, 30)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)

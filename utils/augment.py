@@ -1,0 +1,88 @@
+"""The seed recipe's offline augmentation: every training clip four times over."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import librosa
+import numpy as np
+from joblib import Parallel, delayed
+
+from utils.features import SEED_FEATURE_SHAPE, SEED_SAMPLE_RATE, seed_features, to_seed_rate
+from utils.store import temporary_path
+
+SEED_COPIES = ("original", "noise", "shift", "pitch")
+
+
+def add_noise(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Add Gaussian noise scaled by uniform(0.005, 0.5)."""
+    scale = rng.uniform(0.005, 0.5)
+    return (audio + scale * rng.standard_normal(audio.shape)).astype(np.float32)
+
+
+def time_shift(audio: np.ndarray, *, sample_rate: int = SEED_SAMPLE_RATE) -> np.ndarray:
+    """Roll the clip circularly by a tenth of a second."""
+    return np.roll(audio, sample_rate // 10, axis=-1)
+
+
+def pitch_shift(audio: np.ndarray, rng: np.random.Generator, *, sample_rate: int = SEED_SAMPLE_RATE) -> np.ndarray:
+    """Shift the pitch by randint(-5, 5) semitones (numpy's randint: -5 to 4)."""
+    steps = int(rng.integers(-5, 5))
+    return librosa.effects.pitch_shift(audio, sr=sample_rate, n_steps=steps).astype(np.float32)
+
+
+def seed_augmented_copies(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The four versions of one clip, in the order of SEED_COPIES.
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (22050,), float32
+
+    Returns
+    -------
+    np.ndarray, shape (4, 22050), float32
+    """
+    return np.stack([audio, add_noise(audio, rng), time_shift(audio), pitch_shift(audio, rng)])
+
+
+def _featurize_chunk(clips: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
+    audio = to_seed_rate(clips)
+    copies = np.stack([
+        seed_augmented_copies(a, np.random.default_rng([seed, int(row)])) for a, row in zip(audio, rows)
+    ])  # (chunk, 4, 22050)
+    return seed_features(copies).astype(np.float16)
+
+
+def build_seed_training_set(
+    clips: np.ndarray, out_path: str | Path, *, seed: int, chunk: int = 64, n_jobs: int | None = None
+) -> np.ndarray:
+    """Featurise every clip and its three augmented copies into one array on disk.
+
+    Row ``copy * n + i`` holds copy ``copy`` (see SEED_COPIES) of clip ``i``, so
+    rows ``0..n-1`` are the un-augmented clips. Each clip's randomness comes from
+    (seed, i), so the result does not depend on chunking or workers. The file is
+    written under a temporary name and renamed when complete.
+
+    Parameters
+    ----------
+    clips : np.ndarray, shape (n, 16000), int16
+
+    Returns
+    -------
+    np.ndarray, shape (4 * n, 98, 221), float16 (read-only memory map)
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    n = len(clips)
+    tmp = temporary_path(out_path)
+    target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(SEED_COPIES) * n, *SEED_FEATURE_SHAPE))
+    starts = range(0, n, chunk)
+    jobs = (delayed(_featurize_chunk)(np.asarray(clips[s:s + chunk]), np.arange(s, min(s + chunk, n)), seed) for s in starts)
+    results = Parallel(n_jobs=n_jobs or os.cpu_count(), return_as="generator")(jobs)
+    for start, features in zip(starts, results):
+        for copy in range(len(SEED_COPIES)):
+            target[copy * n + start: copy * n + start + len(features)] = features[:, copy]
+    target.flush()
+    del target
+    os.replace(tmp, out_path)
+    return np.load(out_path, mmap_mode="r")

@@ -1,0 +1,263 @@
+"""Read a DACON-layout data folder: clips, answers and the submission template.
+
+The layout (read-only: nothing here writes inside it)::
+
+    DATA_DIR/train/train_00000.wav ...   16 kHz mono int16, 1 s each
+    DATA_DIR/train_answer.csv            id, then the 30 word columns
+    DATA_DIR/test/test_00000.wav ...
+    DATA_DIR/submission.csv              id, then the 30 word columns
+
+Clips are decoded once into an int16 array cached under outputs/cache and
+memory-mapped on later calls while the folder is unchanged.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from utils.paths import CACHE_DIR
+from utils.store import save_npy_atomic
+from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+
+
+class DataError(ValueError):
+    """Bad input: the message names the file or row and what was expected."""
+
+
+class DataWarning(UserWarning):
+    """Input that was corrected on the way in (resampled, downmixed, padded, cut)."""
+
+
+_ID_PATTERN = re.compile(r"(\d+)$")
+
+
+def clip_id(path: str | Path) -> int:
+    """The id of a clip: the number that ends its file name (train_00042.wav is 42)."""
+    match = _ID_PATTERN.search(Path(path).stem)
+    if match is None:
+        raise DataError(f"{path}: expected a file name ending in a number, like train_00042.wav")
+    return int(match.group(1))
+
+
+def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
+    """The clips of a folder, sorted by id.
+
+    Returns
+    -------
+    ids : np.ndarray, shape (n,), int64
+    paths : list of Path, length n
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: expected a folder of .wav clips, found none")
+    paths = [p for p in folder.iterdir() if p.suffix.lower() == ".wav" and not p.name.startswith(".")]
+    if not paths:
+        raise DataError(f"{folder}: expected .wav clips, the folder has none")
+    by_id: dict[int, Path] = {}
+    for path in paths:
+        i = clip_id(path)
+        if i in by_id:
+            raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}")
+        by_id[i] = path
+    ids = np.array(sorted(by_id), dtype=np.int64)
+    return ids, [by_id[i] for i in ids]
+
+
+def read_clip(path: str | Path) -> tuple[np.ndarray, set[str]]:
+    """Read one clip as 1 s of 16 kHz mono int16.
+
+    Returns
+    -------
+    clip : np.ndarray, shape (16000,), int16
+    fixes : set of str
+        What was corrected: a subset of {"resampled", "downmixed", "padded", "cut"}.
+    """
+    path = Path(path)
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except Exception as error:  # libsndfile's errors carry no file name
+        raise DataError(f"{path}: not a readable WAV file ({error})") from None
+    if audio.shape[0] == 0:
+        raise DataError(f"{path}: the WAV file holds no samples; expected 1 s of audio")
+    fixes = set()
+    if audio.shape[1] > 1:
+        fixes.add("downmixed")
+    audio = audio.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        fixes.add("resampled")
+        g = np.gcd(int(rate), SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
+    if not np.all(np.isfinite(audio)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    if len(audio) < CLIP_SAMPLES:
+        fixes.add("padded")
+        audio = np.pad(audio, (0, CLIP_SAMPLES - len(audio)))
+    elif len(audio) > CLIP_SAMPLES:
+        fixes.add("cut")
+        audio = audio[:CLIP_SAMPLES]
+    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    return clip, fixes
+
+
+_FIX_TEXT = {
+    "resampled": f"were not at {SAMPLE_RATE} Hz: resampled",
+    "downmixed": "had several channels: downmixed to mono",
+    "padded": "were shorter than 1 s: padded with silence at the end",
+    "cut": "were longer than 1 s: cut to their first second",
+}
+
+
+def decode_clips(paths: list[Path]) -> np.ndarray:
+    """Decode clips into one array, warning once per kind of correction made.
+
+    Returns
+    -------
+    clips : np.ndarray, shape (len(paths), 16000), int16
+    """
+    clips = np.empty((len(paths), CLIP_SAMPLES), dtype=np.int16)
+    fixed: dict[str, list[Path]] = {kind: [] for kind in _FIX_TEXT}
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+        for row, (clip, fixes) in enumerate(pool.map(read_clip, paths, chunksize=64)):
+            clips[row] = clip
+            for kind in fixes:
+                fixed[kind].append(paths[row])
+    for kind, hit in fixed.items():
+        if hit:
+            warnings.warn(f"{len(hit)} clips {_FIX_TEXT[kind]} (first: {hit[0]})", DataWarning, stacklevel=2)
+    return clips
+
+
+def _folder_key(paths: list[Path]) -> str:
+    digest = hashlib.sha1()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def load_clips(folder: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a folder of clips once; later calls memory-map the cached array.
+
+    The cache is keyed on the clips' paths, sizes and modification times, so
+    a changed folder is decoded again.
+
+    Returns
+    -------
+    ids : np.ndarray, shape (n,), int64
+    clips : np.ndarray, shape (n, 16000), int16 (read-only memory map)
+    """
+    ids, paths = list_clips(folder)
+    cache = Path(cache_dir) / f"clips-{Path(folder).name}-{_folder_key(paths)}.npy"
+    if not cache.exists():
+        save_npy_atomic(cache, decode_clips(paths))
+    return ids, np.load(cache, mmap_mode="r")
+
+
+def _row(frame: pd.DataFrame, index: int) -> str:
+    return f"row {index + 2} (id {frame['id'].iloc[index]})"  # +2: header, 1-based
+
+
+def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFrame:
+    """Read an answer or template CSV: an id column, then the 30 word columns.
+
+    With ``probabilities`` every row must be finite, non-negative and sum to 1.
+    Returns the frame indexed by id, columns in the order of WORDS.
+    """
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: expected a CSV file, found none")
+    try:
+        frame = pd.read_csv(csv_path)
+    except Exception as error:
+        raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+    if "id" not in frame.columns:
+        raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}...")
+    missing = [w for w in WORDS if w not in frame.columns]
+    unknown = [c for c in frame.columns if c != "id" and c not in WORDS]
+    if missing or unknown:
+        raise DataError(f"{csv_path}: expected columns id + the 30 words; missing {missing}, unknown {unknown}")
+    ids = pd.to_numeric(frame["id"], errors="coerce")
+    bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy())
+    if len(bad):
+        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id, found {frame['id'].iloc[bad[0]]!r}")
+    frame["id"] = ids.astype(np.int64)
+    dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
+    if len(dup):
+        raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
+    values = frame[WORDS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    if probabilities:
+        for test, expected in (
+            (~np.isfinite(values).all(axis=1), "numbers in every word column (found an empty cell or NaN)"),
+            ((values < 0).any(axis=1), "no negative values"),
+            (np.abs(values.sum(axis=1) - 1) > 1e-3, "values summing to 1"),
+        ):
+            hit = np.flatnonzero(test)
+            if len(hit):
+                raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected {expected} ({len(hit)} rows affected)")
+    return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS)
+
+
+def _check_ids_match(clip_ids: np.ndarray, table_ids: np.ndarray, *, clips_where: Path, table_where: Path) -> None:
+    no_row = np.setdiff1d(clip_ids, table_ids)
+    if len(no_row):
+        raise DataError(
+            f"{table_where}: no row for {len(no_row)} clips of {clips_where} (first id {no_row[0]}); "
+            "expected one row per clip"
+        )
+    no_clip = np.setdiff1d(table_ids, clip_ids)
+    if len(no_clip):
+        raise DataError(
+            f"{table_where}: {len(no_clip)} rows have no clip in {clips_where} (first id {no_clip[0]}); "
+            "expected one clip per row"
+        )
+
+
+def read_answers(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "train") -> np.ndarray:
+    """Answers aligned to clip ids.
+
+    Returns
+    -------
+    answers : np.ndarray, shape (len(ids), 30), float32, columns in WORDS order
+    """
+    table = read_word_table(csv_path, probabilities=True)
+    _check_ids_match(np.asarray(ids), table.index.to_numpy(), clips_where=Path(clips_dir), table_where=Path(csv_path))
+    return table.loc[np.asarray(ids)].to_numpy()
+
+
+def read_template_ids(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> np.ndarray:
+    """The template's ids in its own row order, checked against the clips' ids."""
+    table = read_word_table(csv_path, probabilities=False)
+    _check_ids_match(np.asarray(ids), table.index.to_numpy(), clips_where=Path(clips_dir), table_where=Path(csv_path))
+    return table.index.to_numpy()
+
+
+def load_train(data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training side of a data folder.
+
+    Returns
+    -------
+    ids : np.ndarray, shape (n,), int64
+    clips : np.ndarray, shape (n, 16000), int16
+    answers : np.ndarray, shape (n, 30), float32
+    """
+    data_dir = Path(data_dir)
+    ids, clips = load_clips(data_dir / "train", cache_dir=cache_dir)
+    answers = read_answers(data_dir / "train_answer.csv", ids, clips_dir=data_dir / "train")
+    return ids, clips, answers
+
+
+def load_test_answers(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
+    """The test side's truth where the folder has one (the embedded data does), else None."""
+    path = Path(data_dir) / "test_answer.csv"
+    if not path.is_file():
+        return None
+    return read_answers(path, ids, clips_dir=Path(data_dir) / "test")

@@ -1,0 +1,360 @@
+"""Build a DACON-layout dataset by overlapping single spoken words.
+
+The layout written (the kit's contract with its users)::
+
+    DATA_DIR/train/train_00000.wav ...   16 kHz mono int16, exactly 1 s
+    DATA_DIR/train_answer.csv            id, then the 30 WORDS; 0.25 for each word present, else 0
+    DATA_DIR/test/test_00000.wav ...
+    DATA_DIR/submission.csv              id, then the 30 WORDS, all 0 (the template)
+    DATA_DIR/test_answer.csv             like train_answer.csv, for scoring only
+
+Words come either from eSpeak NG (``utils.synth``) or from a folder-per-word
+corpus such as Google Speech Commands. Command line::
+
+    python -m utils.mixing --out DIR --train N --test N [--seed S] [--words-from CORPUS_DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from utils.synth import WordBank, build_word_bank, split_speakers, trim_silence
+from utils.words import CLIP_SAMPLES, N_WORDS, SAMPLE_RATE, WORDS, WORDS_PER_CLIP
+
+GAIN_RANGE = (0.4, 1.0)  # per word, on peak-normalised utterances
+NOISE_DB_RANGE = (-50.0, -30.0)  # noise std relative to the mix's peak
+PEAK_RANGE = (0.5, 0.95)  # final peak, as a fraction of int16 full scale
+MIN_INSIDE = 0.75  # fraction of each word kept inside the clip
+TEST_SPEAKER_FRACTION = 0.2  # for folder corpora
+_CHUNK = 1024  # clips mixed at a time; fixed so results do not depend on memory use
+
+
+def _flatten_bank(bank: WordBank) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All utterances end to end, grouped by word in WORDS order.
+
+    Returns
+    -------
+    flat : np.ndarray, shape (total,), float32
+    starts, lengths : np.ndarray, shape (n_utterances,), int64
+    word_first, word_count : np.ndarray, shape (30,), int64
+        Utterances of word w are ``word_first[w] + arange(word_count[w])``.
+    """
+    pieces, word_count = [], []
+    for word in WORDS:
+        utterances = [np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES] for _, audio in bank.get(word, [])]
+        utterances = [audio for audio in utterances if audio.size]
+        if not utterances:
+            raise ValueError(f"the word bank has no utterance of {word!r}")
+        pieces += utterances
+        word_count.append(len(utterances))
+    lengths = np.array([len(p) for p in pieces], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    word_count = np.array(word_count, dtype=np.int64)
+    word_first = np.concatenate([[0], np.cumsum(word_count)[:-1]])
+    return np.concatenate(pieces), starts, lengths, word_first, word_count
+
+
+def _iter_mix(bank: WordBank, *, n_clips: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """mix_words in chunks of up to _CHUNK clips, same results, bounded memory."""
+    flat, starts, lengths, word_first, word_count = _flatten_bank(bank)
+    rng = np.random.default_rng(seed)
+    # Every random choice but the noise, for all clips at once: shape (n_clips, 4).
+    words = np.argsort(rng.random((n_clips, N_WORDS)), axis=1)[:, :WORDS_PER_CLIP]
+    utterance = word_first[words] + (rng.random(words.shape) * word_count[words]).astype(np.int64)
+    length = lengths[utterance]
+    max_offset = CLIP_SAMPLES - np.ceil(MIN_INSIDE * length).astype(np.int64)
+    offset = (rng.random(words.shape) * (max_offset + 1)).astype(np.int64)
+    kept = np.minimum(length, CLIP_SAMPLES - offset)
+    gain = rng.uniform(*GAIN_RANGE, size=words.shape).astype(np.float32)
+    noise_scale = 10 ** (rng.uniform(*NOISE_DB_RANGE, size=n_clips) / 20)
+    peak = rng.uniform(*PEAK_RANGE, size=n_clips)
+    noise_seeds = rng.integers(2**63, size=-(-n_clips // _CHUNK))
+
+    labels = np.zeros((n_clips, N_WORDS), dtype=np.float32)
+    np.put_along_axis(labels, words, 1 / WORDS_PER_CLIP, axis=1)
+
+    for chunk, first in enumerate(range(0, n_clips, _CHUNK)):
+        rows = slice(first, min(first + _CHUNK, n_clips))
+        mix = np.zeros((rows.stop - first, CLIP_SAMPLES), dtype=np.float32)
+        # Plain Python numbers: numpy scalars make this loop several times slower.
+        placements = zip(
+            starts[utterance[rows]].tolist(), offset[rows].tolist(), kept[rows].tolist(), gain[rows].tolist()
+        )
+        for clip, (srcs, offs, ns, gs) in zip(mix, placements):
+            for src, off, n, g in zip(srcs, offs, ns, gs):
+                clip[off : off + n] += g * flat[src : src + n]
+        mix_peak = np.abs(mix).max(axis=1)
+        noise = np.random.default_rng(noise_seeds[chunk]).standard_normal(mix.shape, dtype=np.float32)
+        mix += noise * (mix_peak * noise_scale[rows]).astype(np.float32)[:, None]
+        scale = peak[rows] * 32767 / np.maximum(np.abs(mix).max(axis=1), 1e-12)
+        clips = np.clip(np.rint(mix * scale.astype(np.float32)[:, None]), -32767, 32767).astype(np.int16)
+        yield clips, labels[rows]
+
+
+def mix_words(bank: WordBank, *, n_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Overlap four different words per clip.
+
+    Each word is a random utterance from ``bank`` (any speaker) at a random
+    offset (at least ``MIN_INSIDE`` of it inside the clip) and random gain;
+    the sum gets light Gaussian noise and is scaled to a random peak.
+
+    Parameters
+    ----------
+    bank : WordBank
+        Needs at least one utterance of every word in WORDS.
+    n_clips : int
+    seed : int
+
+    Returns
+    -------
+    clips : np.ndarray, shape (n_clips, 16000), int16
+    labels : np.ndarray, shape (n_clips, 30), float32
+        0.25 in the columns (WORDS order) of the four words, else 0.
+    """
+    clips = np.empty((n_clips, CLIP_SAMPLES), dtype=np.int16)
+    labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
+    done = 0
+    for chunk_clips, chunk_labels in _iter_mix(bank, n_clips=n_clips, seed=seed):
+        clips[done : done + len(chunk_clips)] = chunk_clips
+        labels[done : done + len(chunk_clips)] = chunk_labels
+        done += len(chunk_clips)
+    return clips, labels
+
+
+def _speaker_of(path: Path) -> str:
+    """``abc123_nohash_0.wav`` -> ``abc123``; otherwise the file stem."""
+    stem = path.stem
+    return stem.split("_nohash_")[0] if "_nohash_" in stem else stem
+
+
+def load_word_folder(root: str | Path) -> WordBank:
+    """A word bank from a folder-per-word corpus of single-word WAVs.
+
+    Reads ``root/<word>/*.wav`` for each word of WORDS (other folders, like
+    ``_background_noise_``, are ignored): downmixed, resampled to 16 kHz,
+    silence trimmed, cut to 1 s and peak-normalised; silent files are skipped.
+    The speaker is the file-name part before ``_nohash_``, else the stem.
+
+    Returns
+    -------
+    WordBank
+        word -> list of (speaker, float32 audio of shape (n,), n <= 16000).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: expected a folder with one sub-folder per word")
+    bank: WordBank = {}
+    for word in WORDS:
+        folder = root / word
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: missing folder for the word {word!r}")
+        utterances = []
+        for path in sorted(folder.glob("*.wav")):
+            audio, rate = sf.read(path, dtype="float32", always_2d=True)
+            audio = audio.mean(axis=1)
+            if rate != SAMPLE_RATE:
+                g = np.gcd(SAMPLE_RATE, rate)
+                audio = resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
+            audio = trim_silence(audio)[:CLIP_SAMPLES]
+            peak = np.abs(audio).max(initial=0.0)
+            if peak > 0:
+                utterances.append((_speaker_of(path), audio / peak))
+        if not utterances:
+            raise ValueError(f"{folder}: no usable .wav clips for the word {word!r}")
+        bank[word] = utterances
+    return bank
+
+
+def split_bank_by_speaker(bank: WordBank, *, test_fraction: float, seed: int) -> tuple[WordBank, WordBank]:
+    """Split a bank into train and test banks with disjoint speakers.
+
+    About ``test_fraction`` of the speakers (at least one, and never all),
+    picked from ``seed``, go to test.
+
+    Returns
+    -------
+    train_bank, test_bank : WordBank
+    """
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    speakers = sorted({speaker for utterances in bank.values() for speaker, _ in utterances})
+    if len(speakers) < 2:
+        raise ValueError(f"need at least 2 speakers to split, found {len(speakers)}")
+    n_test = min(max(1, round(test_fraction * len(speakers))), len(speakers) - 1)
+    order = np.random.default_rng(seed).permutation(len(speakers))
+    test_speakers = {speakers[i] for i in order[:n_test]}
+    train_bank = {w: [u for u in utterances if u[0] not in test_speakers] for w, utterances in bank.items()}
+    test_bank = {w: [u for u in utterances if u[0] in test_speakers] for w, utterances in bank.items()}
+    return train_bank, test_bank
+
+
+def _check_free(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise FileExistsError(f"{out_dir}: already exists and is not empty; choose a new folder or remove it")
+
+
+def _write_wav(path: Path, clip: np.ndarray) -> None:
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(SAMPLE_RATE)
+        f.writeframes(clip.astype("<i2").tobytes())
+
+
+def _word_table(ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    table = pd.DataFrame(values, columns=WORDS)
+    table.insert(0, "id", ids)
+    return table
+
+
+def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, seed: int) -> None:
+    """Write ``out_dir/side/side_00000.wav ...`` and ``out_dir/side_answer.csv``."""
+    folder = out_dir / side
+    folder.mkdir()
+    digits = max(5, len(str(n_clips - 1)))
+    labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
+    done = 0
+    for clips, chunk_labels in _iter_mix(bank, n_clips=n_clips, seed=seed):
+        for clip in clips:
+            _write_wav(folder / f"{side}_{done:0{digits}d}.wav", clip)
+            done += 1
+        labels[done - len(clips) : done] = chunk_labels
+    # %g writes the labels as exactly 0.25 and 0.
+    _word_table(np.arange(n_clips), labels).to_csv(out_dir / f"{side}_answer.csv", index=False, float_format="%g")
+
+
+def write_dataset(
+    out_dir: str | Path,
+    *,
+    train_bank: WordBank,
+    test_bank: WordBank,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    extra_json: Mapping[str, object] | None = None,
+) -> Path:
+    """Mix and write a full DACON-layout dataset, atomically.
+
+    Everything is built in ``out_dir.parent / (".tmp-" + out_dir.name)`` and
+    renamed to ``out_dir`` at the end, so an interrupted run leaves no half
+    dataset. Train and test clips are mixed from their own banks.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Must not exist, or be an empty folder.
+    train_bank, test_bank : WordBank
+    n_train, n_test : int
+        Number of clips on each side, at least 1.
+    seed : int
+    extra_json : mapping of file name to JSON-serialisable object, optional
+        Extra files to write beside the layout (like ``voices.json``).
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    _check_free(out_dir)
+    if n_train < 1 or n_test < 1:
+        raise ValueError(f"need at least one clip per side, got n_train={n_train}, n_test={n_test}")
+    tmp_dir = out_dir.parent / (".tmp-" + out_dir.name)
+    if tmp_dir.exists():  # left over from an interrupted run
+        shutil.rmtree(tmp_dir)
+    tmp_dir.mkdir(parents=True)
+    try:
+        train_seed, test_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
+        _write_side(tmp_dir, "train", train_bank, n_train, train_seed)
+        _write_side(tmp_dir, "test", test_bank, n_test, test_seed)
+        template = np.zeros((n_test, N_WORDS), dtype=np.int64)
+        _word_table(np.arange(n_test), template).to_csv(tmp_dir / "submission.csv", index=False)
+        for name, content in (extra_json or {}).items():
+            (tmp_dir / name).write_text(json.dumps(content, indent=1) + "\n")
+        if out_dir.exists():  # an empty folder
+            out_dir.rmdir()
+        tmp_dir.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def make_embedded_dataset(
+    out_dir: str | Path,
+    *,
+    n_train: int,
+    n_test: int,
+    seed: int,
+    n_train_speakers: int = 400,
+    n_test_speakers: int = 100,
+) -> Path:
+    """Write a dataset from eSpeak NG speakers; test speakers use unseen voice variants.
+
+    Also writes ``voices.json`` (train and test speaker names) beside the layout.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    _check_free(out_dir)  # before the banks, which take a few seconds
+    train_speakers, test_speakers = split_speakers(n_train=n_train_speakers, n_test=n_test_speakers, seed=seed)
+    voices = {"train": [s.name for s in train_speakers], "test": [s.name for s in test_speakers]}
+    return write_dataset(
+        out_dir,
+        train_bank=build_word_bank(train_speakers),
+        test_bank=build_word_bank(test_speakers),
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        extra_json={"voices.json": voices},
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The command line: see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.mixing", description="Write a DACON-layout dataset of overlapped spoken words."
+    )
+    parser.add_argument("--out", type=Path, required=True, help="folder to create (must not exist or be empty)")
+    parser.add_argument("--train", type=int, required=True, help="number of train clips")
+    parser.add_argument("--test", type=int, required=True, help="number of test clips")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--words-from", type=Path, metavar="CORPUS_DIR",
+        help="folder-per-word corpus (like Speech Commands), split by speaker; default: eSpeak NG voices",
+    )
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        if args.words_from is None:
+            make_embedded_dataset(args.out, n_train=args.train, n_test=args.test, seed=args.seed)
+        else:
+            _check_free(args.out)
+            train_bank, test_bank = split_bank_by_speaker(
+                load_word_folder(args.words_from), test_fraction=TEST_SPEAKER_FRACTION, seed=args.seed
+            )
+            write_dataset(
+                args.out, train_bank=train_bank, test_bank=test_bank,
+                n_train=args.train, n_test=args.test, seed=args.seed,
+            )
+    except (OSError, ValueError, RuntimeError) as error:
+        sys.exit(f"error: {error}")
+    print(f"wrote {args.out} ({args.train} train + {args.test} test clips) in {time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The steps the notebooks share: find the data, build the training set, keep track of models."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from utils.dataset import DataError, load_train
+from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
+from utils.profiles import Profile
+from utils.recipes import Recipe, get_recipe
+from utils.store import cached_array, save_json_atomic
+
+
+def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
+    """The data folder to use: ``data_dir`` if given, else the profile's embedded
+    dataset, generated on first use under data/."""
+    if data_dir:
+        path = Path(data_dir).expanduser().resolve()
+        if not path.is_dir():
+            raise DataError(f"{path}: expected a data folder with train/, train_answer.csv, test/ and submission.csv")
+        return path
+    path = embedded_data_dir(profile.name)
+    if not path.is_dir():
+        from utils.mixing import make_embedded_dataset
+
+        print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
+        make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
+    return path
+
+
+@dataclass
+class TrainingData:
+    ids: np.ndarray  # (n,) clip ids
+    answers: np.ndarray  # (n, 30)
+    features: np.ndarray  # (copies * n, ...) memory map, row = copy * n + clip
+    targets: np.ndarray  # (copies * n, 30)
+    recipe: Recipe
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def prepare_training(data_dir: Path, profile: Profile, recipe_name: str) -> TrainingData:
+    """The profile's training clips and the recipe's training set, built once and cached."""
+    recipe = get_recipe(recipe_name)
+    ids, clips, answers = load_train(data_dir)
+    n = min(profile.train_clips or len(ids), len(ids))
+    ids, clips, answers = ids[:n], clips[:n], answers[:n]
+    key = f"{Path(clips.filename).name}|{n}|{profile.seed}"
+    path = CACHE_DIR / f"trainset-{recipe.name}-{profile.name}.npy"
+    features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
+    return TrainingData(ids, answers, features, np.tile(answers, (recipe.copies, 1)), recipe)
+
+
+def save_model_set(name: str, *, recipe: str, files: list[str], metrics: dict) -> Path:
+    """Record which saved models make up a predictor (``holdout`` or ``ensemble``)."""
+    path = MODELS_DIR / f"{name}.json"
+    save_json_atomic(path, {"recipe": recipe, "models": files, "metrics": metrics})
+    return path
+
+
+def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]:
+    """Load a predictor's models; ``auto`` takes the k-fold ensemble if there is one, else the holdout model."""
+    names = ["ensemble", "holdout"] if name == "auto" else [name]
+    for candidate in names:
+        path = MODELS_DIR / f"{candidate}.json"
+        if path.is_file():
+            manifest = json.loads(path.read_text())
+            models = [keras.models.load_model(MODELS_DIR / f) for f in manifest["models"]]
+            return get_recipe(manifest["recipe"]), models, manifest
+    raise FileNotFoundError(
+        f"no trained models in {MODELS_DIR} (looked for {', '.join(n + '.json' for n in names)}); "
+        "run notebooks 04_train_cnn or 05_kfold_ensemble first"
+    )
+

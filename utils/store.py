@@ -1,0 +1,57 @@
+"""Outputs written so that an interrupted run leaves no half file."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def temporary_path(path: Path) -> Path:
+    """A hidden sibling to write into before renaming onto ``path``."""
+    return path.with_name(f".{path.name}.tmp")
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    with open(tmp, "wb") as handle:
+        np.save(handle, array)
+    os.replace(tmp, path)
+
+
+def save_json_atomic(path: str | Path, data: dict) -> None:
+    write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+
+
+def update_json(path: str | Path, section: str, values: dict) -> dict:
+    """Replace one top-level section of a JSON file, keeping the others."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[section] = values
+    save_json_atomic(path, data)
+    return data
+
+
+def cached_array(path: str | Path, key: str, build: Callable[[Path], np.ndarray]) -> np.ndarray:
+    """Memory-map ``path`` if it was built for ``key``, else call ``build(path)`` first.
+
+    ``build`` must write ``path`` atomically; the key is recorded beside it.
+    """
+    path = Path(path)
+    key_file = path.with_name(path.name + ".key")
+    if not (path.is_file() and key_file.is_file() and key_file.read_text() == key):
+        build(path)
+        write_bytes_atomic(key_file, key.encode())
+    return np.load(path, mmap_mode="r")

@@ -1,0 +1,95 @@
+"""Write and check a submission: id, then the 30 word probabilities, in the template's order."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.store import write_bytes_atomic
+from utils.words import N_WORDS, WORDS
+
+PROBABILITY_FLOOR = 1e-6  # no zeros: a zero where the truth is positive makes the KLD infinite
+
+
+class SubmissionError(ValueError):
+    """A submission that the leaderboard would reject or score as infinite."""
+
+
+def floor_probabilities(probabilities: np.ndarray, *, floor: float = PROBABILITY_FLOOR) -> np.ndarray:
+    """Raise every probability to at least ``floor`` and renormalise rows to sum to 1.
+
+    Parameters
+    ----------
+    probabilities : np.ndarray, shape (n, 30)
+    """
+    p = np.maximum(np.asarray(probabilities, dtype=np.float64), floor)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids: np.ndarray | None = None) -> pd.DataFrame:
+    """A submission frame in the template's row order (or by id without a template).
+
+    Parameters
+    ----------
+    ids : np.ndarray, shape (n,)
+        The clip id of each row of ``probabilities``.
+    probabilities : np.ndarray, shape (n, 30)
+    template_ids : np.ndarray, shape (n,), optional
+        The template's ids in its row order.
+    """
+    frame = pd.DataFrame(floor_probabilities(probabilities), columns=WORDS)
+    frame.insert(0, "id", np.asarray(ids, dtype=np.int64))
+    frame = frame.set_index("id", drop=False)
+    order = np.sort(frame.index.to_numpy()) if template_ids is None else np.asarray(template_ids)
+    return frame.loc[order].reset_index(drop=True)
+
+
+def validate_submission(frame: pd.DataFrame, *, expected_ids: np.ndarray) -> None:
+    """Raise SubmissionError unless the frame is one the leaderboard scores as finite."""
+    if list(frame.columns) != ["id", *WORDS]:
+        raise SubmissionError(f"expected columns id + the {N_WORDS} words in order, found {list(frame.columns)}")
+    if len(frame) != len(expected_ids) or not np.array_equal(frame["id"].to_numpy(), np.asarray(expected_ids)):
+        raise SubmissionError(f"expected {len(expected_ids)} rows in the template's id order, found {len(frame)} rows")
+    values = frame[WORDS].to_numpy(dtype=np.float64)
+    checks = (
+        (~np.isfinite(values).all(axis=1), "finite probabilities"),
+        ((values <= 0).any(axis=1), "no zero or negative probabilities"),
+        (np.abs(values.sum(axis=1) - 1) > 1e-4, "rows summing to 1"),
+    )
+    for failed, expected in checks:
+        rows = np.flatnonzero(failed)
+        if len(rows):
+            raise SubmissionError(f"row {rows[0] + 2} (id {frame['id'].iloc[rows[0]]}): expected {expected}")
+
+
+def write_submission(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write the CSV through a temporary file, so an interrupted run leaves the old one whole."""
+    path = Path(path)
+    write_bytes_atomic(path, frame.to_csv(index=False, float_format="%.8g").encode())
+    return path
+
+
+def summarize_submission(frame: pd.DataFrame) -> pd.DataFrame:
+    """How often each word is among a clip's four most probable, with its mean probability."""
+    values = frame[WORDS].to_numpy()
+    top4 = np.argsort(-values, axis=1)[:, :4]
+    counts = np.bincount(top4.ravel(), minlength=N_WORDS)
+    return pd.DataFrame({"in_top4": counts, "mean_probability": values.mean(axis=0)}, index=WORDS)
+
+
+def summary_line(metrics_path: str | Path) -> str:
+    """One line naming the submission, its validation KLD and, where known, its test KLD."""
+    metrics = json.loads(Path(metrics_path).read_text())
+    submission = metrics.get("submission")
+    if not submission:
+        return f"No submission recorded in {metrics_path}"
+    parts = [f"Submission: {submission['path']} ({submission['rows']} rows)"]
+    if "kfold" in metrics:
+        parts.append(f"out-of-fold validation KLD {metrics['kfold']['oof_kld']:.4f}")
+    elif "holdout" in metrics:
+        parts.append(f"holdout validation KLD {metrics['holdout']['val_kld']:.4f}")
+    if "test_kld" in submission:
+        parts.append(f"test KLD {submission['test_kld']:.4f}")
+    return ", ".join(parts)
