@@ -8,20 +8,24 @@ PY="${PYTHON:-python3}"
 
 usage() {
   cat <<USAGE
-Usage: ./run_all.sh [--profile smoke|standard|full] [--data DIR] [--from NN]
+Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data DIR] [--from NN]
 
   --profile  run size (default: full when a GPU is visible, else standard)
+  --recipe   kit (default): in-model log-mel, on-the-fly augmentation, ResNet, calibration;
+             seed: the 26th-place solution's recipe
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
   --from     start at notebook NN (01..06), reusing what earlier steps wrote to outputs/
 USAGE
 }
 
 PROFILE=""
+RECIPE="kit"
 DATA=""
 FROM="01"
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
+    --recipe) RECIPE="${2:?--recipe needs a value}"; shift 2 ;;
     --data) DATA="${2:?--data needs a folder}"; shift 2 ;;
     --from) FROM="${2:?--from needs a notebook number}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -36,6 +40,10 @@ case "$PROFILE" in
   smoke|standard|full) ;;
   *) echo "run_all.sh: unknown profile '$PROFILE' (expected smoke, standard or full)" >&2; exit 2 ;;
 esac
+case "$RECIPE" in
+  kit|seed) ;;
+  *) echo "run_all.sh: unknown recipe '$RECIPE' (expected kit or seed)" >&2; exit 2 ;;
+esac
 if ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
   echo "run_all.sh: --from expects a notebook number 01..06, got '$FROM'" >&2; exit 2
 fi
@@ -47,7 +55,7 @@ fi
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 OUT="$ROOT/outputs/notebooks"
 mkdir -p "$OUT"
-echo "Profile $PROFILE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
+echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 
 total_start=$SECONDS
 for notebook in notebooks/0[1-6]_*.ipynb; do
@@ -55,6 +63,7 @@ for notebook in notebooks/0[1-6]_*.ipynb; do
   [[ "${name:0:2}" < "$FROM" ]] && continue
   args=(-k python3 --cwd "$ROOT" --no-progress-bar -p profile "$PROFILE")
   [ -n "$DATA" ] && args+=(-p data_dir "$DATA")
+  [ "$name" != 06_submit ] && args+=(-p recipe "$RECIPE")  # 06 takes the recipe the models were trained with
   partial="$OUT/.partial-$name.ipynb"
   log="$OUT/$name.log"
   start=$SECONDS
@@ -73,4 +82,8 @@ for notebook in notebooks/0[1-6]_*.ipynb; do
 done
 
 echo "All notebooks ran in $((SECONDS - total_start)) s"
+# One HTML page of the executed notebooks, code hidden; it prints "Report: PATH".
+# A failed report is only warned about: the submission is already written.
+"$PY" -m utils.report --notebooks "$OUT" --out "$ROOT/outputs/report.html" \
+  || echo "run_all.sh: the report could not be built (error above)" >&2
 "$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$ROOT/outputs/metrics.json"

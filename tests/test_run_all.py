@@ -43,6 +43,15 @@ def test_smoke_run_succeeds_and_reports(smoke_run, kit):
     assert len(steps) == 6 and all("done in" in line for line in steps)
     assert lines[-1].startswith(f"Submission: {kit / 'outputs' / 'submission.csv'} (200 rows)")
     assert "validation KLD" in lines[-1] and "test KLD" in lines[-1]
+    assert lines[-2] == f"Report: {kit / 'outputs' / 'report.html'}"
+
+
+def test_smoke_run_writes_a_report_without_code(smoke_run, kit):
+    report = (kit / "outputs" / "report.html").read_text()
+    for path in sorted((kit / "notebooks").glob("*.ipynb")):
+        title = json.loads(path.read_text())["cells"][0]["source"]
+        assert "".join(title).splitlines()[0].lstrip("# ") in report
+    assert "from utils" not in report and "import numpy" not in report
 
 
 def test_smoke_run_writes_six_executed_notebooks_without_errors(smoke_run, kit):
@@ -59,8 +68,9 @@ def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
     submission = pd.read_csv(kit / "outputs" / "submission.csv")
     validate_submission(submission, expected_ids=template["id"].to_numpy())
     metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
-    assert metrics["holdout"]["parameters"] == 780_862
-    assert np.isfinite(metrics["submission"]["test_kld"])
+    assert metrics["holdout"]["recipe"] == "kit" and metrics["submission"]["recipe"] == "kit"
+    # even an undertrained model must not be worse than the uniform guess once calibrated
+    assert metrics["submission"]["test_kld"] < np.log(7.5) + 0.01
 
 
 def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_path):
@@ -81,6 +91,16 @@ def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_pat
     assert folder_digest(unseen) == before
 
 
+def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
+    result = run(["bash", "run_all.sh", "--profile", "smoke", "--recipe", "seed", "--from", "03"], cwd=kit)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [line[:4] for line in result.stdout.splitlines() if line.startswith("[0")] == ["[03]", "[04]", "[05]", "[06]"]
+    metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
+    assert metrics["holdout"]["parameters"] == 780_862 and metrics["submission"]["recipe"] == "seed"
+    template = pd.read_csv(kit / "data" / "embedded-smoke" / "submission.csv")
+    validate_submission(pd.read_csv(kit / "outputs" / "submission.csv"), expected_ids=template["id"].to_numpy())
+
+
 def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
     bad = write_dacon_folder(tmp_path / "bad", n_train=3, n_test=2)
     answers = pd.read_csv(bad / "train_answer.csv")
@@ -94,6 +114,7 @@ def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
 
 @pytest.mark.parametrize("args, expected", [
     (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--recipe", "magic"], "unknown recipe 'magic'"),
     (["--from", "9"], "--from expects a notebook number 01..06"),
     (["--data", "/no/such/folder"], "is not a folder"),
     (["--bogus"], "unknown argument '--bogus'"),

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -55,3 +56,36 @@ def test_train_model_saves_best_model_and_predicts(tmp_path):
     p = predict([model, model], x, rows=np.arange(8, 12))
     assert p.shape == (4, 30)
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Interrupts training like a crash would, without cleaning up."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 98, 221)).astype(np.float16)
+    y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
+    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=4, batch_size=4, patience=10,
+                model_path=tmp_path / "m.keras", seed=0, verbose=0)
+    original_fit = keras.Model.fit
+
+    def crashing_fit(self, *a, callbacks=(), **k):
+        return original_fit(self, *a, callbacks=[*callbacks, StopAfter(1)], **k)
+
+    monkeypatch.setattr(keras.Model, "fit", crashing_fit)
+    with pytest.raises(KeyboardInterrupt):
+        train_model("seed_cnn", x, y, **args)
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    assert not (tmp_path / "m.keras").exists()  # no half model under the real name
+    _, history = train_model("seed_cnn", x, y, **args)
+    assert history.epoch == [2, 3]  # epochs 0 and 1 were not trained again
+    assert (tmp_path / "m.keras").is_file() and not list(tmp_path.glob(".*"))

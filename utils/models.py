@@ -5,7 +5,8 @@ import keras
 from keras import layers
 
 from utils.features import SEED_FEATURE_SHAPE
-from utils.words import N_WORDS
+from utils.layers import LogMel, SpecAugment
+from utils.words import CLIP_SAMPLES, N_WORDS
 
 
 def _seed_block(x, filters: int):
@@ -33,7 +34,58 @@ def seed_cnn(input_shape: tuple[int, ...] = (*SEED_FEATURE_SHAPE, 1), n_words: i
     return keras.Model(inputs, outputs, name="seed_cnn")
 
 
-MODELS = {"seed_cnn": seed_cnn}
+def _residual_block(x, filters: int, stride: int):
+    shortcut = x
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.Activation("swish")(layers.BatchNormalization()(x))
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.BatchNormalization()(layers.Conv2D(filters, 1, strides=stride, use_bias=False)(shortcut))
+    return layers.Activation("swish")(layers.Add()([x, shortcut]))
+
+
+def _head(x, n_words: int) -> keras.KerasTensor:
+    x = layers.Dropout(0.3)(x)
+    logits = layers.Dense(n_words, dtype="float32")(x)  # float32 even under mixed precision
+    return layers.Activation("softmax", dtype="float32")(logits)
+
+
+def kit_resnet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
+               widths: tuple[int, ...] = (32, 64, 128, 256)) -> keras.Model:
+    """A ResNet on log-mel features computed inside the model from the raw waveform.
+
+    Three window sizes (16, 32, 64 ms) stacked as channels, SpecAugment while
+    training, residual stages that halve time and frequency, global average
+    and max pooling.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = SpecAugment()(LogMel(dtype="float32")(inputs))  # features in float32 under mixed precision
+    x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False)(x)
+    x = layers.Activation("swish")(layers.BatchNormalization()(x))
+    for stage, filters in enumerate(widths):
+        x = _residual_block(x, filters, stride=1 if stage == 0 else 2)
+        x = _residual_block(x, filters, stride=1)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    return keras.Model(inputs, _head(x, n_words), name="kit_resnet")
+
+
+def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS) -> keras.Model:
+    """A 1D CNN on the raw waveform: strided convolutions learn their own filter bank."""
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Reshape((*input_shape, 1))(inputs)
+    x = layers.Conv1D(64, 80, strides=4, padding="same", use_bias=False)(x)
+    x = layers.Activation("swish")(layers.BatchNormalization()(x))
+    for filters in (64, 128, 128, 256, 256):
+        for _ in range(2):
+            x = layers.Conv1D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.Activation("swish")(layers.BatchNormalization()(x))
+        x = layers.MaxPooling1D(3)(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    return keras.Model(inputs, _head(x, n_words), name="kit_wave1d")
+
+
+MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_wave1d": kit_wave1d}
 
 
 def build_model(name: str) -> keras.Model:

@@ -1,4 +1,4 @@
-"""The steps the notebooks share: find the data, build the training set, keep track of models."""
+"""The steps the notebooks share: find the data, build the training set, train, predict, keep track of models."""
 from __future__ import annotations
 
 import json
@@ -8,11 +8,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.calibration import IDENTITY, fit_calibration
 from utils.dataset import DataError, load_train
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import cached_array, save_json_atomic
+from utils.training import copy_rows, predict, train_model
 
 
 def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
@@ -35,8 +37,9 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
 @dataclass
 class TrainingData:
     ids: np.ndarray  # (n,) clip ids
+    clips: np.ndarray  # (n, 16000) int16
     answers: np.ndarray  # (n, 30)
-    features: np.ndarray  # (copies * n, ...) memory map, row = copy * n + clip
+    features: np.ndarray  # (copies * n, ...) what training reads, row = copy * n + clip
     targets: np.ndarray  # (copies * n, 30)
     recipe: Recipe
 
@@ -45,22 +48,59 @@ class TrainingData:
         return len(self.ids)
 
 
-def prepare_training(data_dir: Path, profile: Profile, recipe_name: str) -> TrainingData:
-    """The profile's training clips and the recipe's training set, built once and cached."""
+def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cache_dir: Path = CACHE_DIR) -> TrainingData:
+    """The profile's training clips and, for an offline recipe, its training set (built once, cached)."""
     recipe = get_recipe(recipe_name)
-    ids, clips, answers = load_train(data_dir)
+    ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
     n = min(profile.train_clips or len(ids), len(ids))
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
-    key = f"{Path(clips.filename).name}|{n}|{profile.seed}"
-    path = CACHE_DIR / f"trainset-{recipe.name}-{profile.name}.npy"
-    features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    return TrainingData(ids, answers, features, np.tile(answers, (recipe.copies, 1)), recipe)
+    features = clips
+    if recipe.build_training_set is not None:
+        key = f"{Path(clips.filename).name}|{n}|{profile.seed}"
+        path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
+        features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
+    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe)
 
 
-def save_model_set(name: str, *, recipe: str, files: list[str], metrics: dict) -> Path:
-    """Record which saved models make up a predictor (``holdout`` or ``ensemble``)."""
+def train_on_split(
+    data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, epochs: int,
+    model_path: Path, seed: int, model_name: str = "",
+) -> tuple[keras.Model, keras.callbacks.History]:
+    """Train the recipe's network (or ``model_name``) on some clips, validating on others (never their copies)."""
+    recipe = data.recipe
+    return train_model(
+        model_name or recipe.model, data.features, data.targets,
+        train_rows=copy_rows(train_idx, n_clips=data.n, copies=recipe.copies), val_rows=val_idx,
+        epochs=epochs, batch_size=profile.batch_size, patience=profile.patience, model_path=model_path, seed=seed,
+        transform=None if recipe.build_training_set else recipe.featurize, augment=recipe.augment,
+        mixed_precision=recipe.mixed_precision,
+    )
+
+
+def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *, rows: np.ndarray | None = None,
+                  batch_size: int = 256) -> np.ndarray:
+    """The models' averaged probabilities for int16 clips, over the recipe's test-time shifts.
+
+    Returns
+    -------
+    np.ndarray, shape (rows, 30)
+    """
+    def shifted(shift):
+        return lambda batch: recipe.featurize(np.roll(batch, shift, axis=1))
+
+    return np.mean([predict(models, clips, rows=rows, transform=shifted(s), batch_size=batch_size)
+                    for s in recipe.tta_shifts], axis=0)
+
+
+def fit_recipe_calibration(recipe: Recipe, probabilities: np.ndarray, truth: np.ndarray) -> dict:
+    """The recipe's calibration fitted on held-out predictions (the identity where the recipe has none)."""
+    return fit_calibration(probabilities, truth) if recipe.calibrate else dict(IDENTITY)
+
+
+def save_model_set(name: str, *, recipe: str, files: list[str], calibration: dict, metrics: dict) -> Path:
+    """Record which saved models make up a predictor (``holdout`` or ``ensemble``) and its calibration."""
     path = MODELS_DIR / f"{name}.json"
-    save_json_atomic(path, {"recipe": recipe, "models": files, "metrics": metrics})
+    save_json_atomic(path, {"recipe": recipe, "models": files, "calibration": calibration, "metrics": metrics})
     return path
 
 

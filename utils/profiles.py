@@ -18,6 +18,12 @@ class Profile:
     batch_size: int
     seed: int
     deviations: str  # how this profile departs from the seed recipe as written
+    kit_epochs: int | None = None  # cap on epochs per model for the kit recipe (None: as the seed's)
+
+    def epochs_for(self, recipe: str, *, fold: bool) -> int:
+        """Epochs for one model of a recipe: the holdout model (04) or a fold model (05)."""
+        epochs = self.fold_epochs if fold else self.epochs
+        return min(epochs, self.kit_epochs) if recipe != "seed" and self.kit_epochs else epochs
 
 
 PROFILES = {
@@ -35,6 +41,7 @@ PROFILES = {
         name="full", n_train=100_000, n_test=10_000, train_clips=None, epochs=150, fold_epochs=150, folds=5,
         patience=10, batch_size=256, seed=42,
         deviations="none: all clips, batch 256, up to 150 epochs with early stopping (patience 10)",
+        kit_epochs=40,
     ),
 }
 

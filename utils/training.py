@@ -1,8 +1,10 @@
 """Training and prediction with Keras 3: batches streamed from memory-mapped arrays."""
 from __future__ import annotations
 
+import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Callable
 
@@ -10,6 +12,7 @@ import keras
 import numpy as np
 
 from utils.models import build_model
+from utils.store import write_bytes_atomic
 
 
 class FeatureBatches(keras.utils.PyDataset):
@@ -23,9 +26,12 @@ class FeatureBatches(keras.utils.PyDataset):
     targets : np.ndarray, shape (rows, 30), optional
     transform : callable, optional
         Applied to each batch of features (for example a featuriser for raw clips).
+    augment : callable, optional
+        ``augment(x, targets, rng) -> (x, targets)``, applied after ``transform`` (training only).
     """
 
-    def __init__(self, features, rows, *, targets=None, batch_size=256, shuffle=False, seed=0, transform=None):
+    def __init__(self, features, rows, *, targets=None, batch_size=256, shuffle=False, seed=0, transform=None,
+                 augment=None):
         super().__init__()
         self.features = features
         self.targets = targets
@@ -34,6 +40,7 @@ class FeatureBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.rng = np.random.default_rng(seed)
         self.transform = transform
+        self.augment = augment
         if shuffle:
             self.rng.shuffle(self.order)
 
@@ -50,7 +57,10 @@ class FeatureBatches(keras.utils.PyDataset):
             x = x[..., None]  # a channel axis for Conv2D
         if self.targets is None:
             return (x,)
-        return x, self.targets[rows]
+        y = self.targets[rows]
+        if self.augment:
+            x, y = self.augment(x, y, self.rng)
+        return x, y
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
@@ -77,31 +87,74 @@ def copy_rows(clip_indices: np.ndarray, *, n_clips: int, copies: int) -> np.ndar
     return np.concatenate([c * n_clips + np.asarray(clip_indices) for c in range(copies)])
 
 
+def gpu_available() -> bool:
+    """Whether the Keras backend sees a GPU."""
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
 def train_model(
     model_name: str, features: np.ndarray, targets: np.ndarray, *, train_rows: np.ndarray, val_rows: np.ndarray,
-    epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, verbose: int = 2,
+    epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, transform=None, augment=None,
+    mixed_precision: bool = False, verbose: int = 2,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a fresh network with KL divergence and Adam, keeping the weights of the best validation loss.
 
-    The best model is written to ``model_path`` (.keras) when training ends;
-    until then checkpoints go to a hidden sibling, so no half model is left.
+    ``transform`` turns stored rows into model inputs and ``augment`` alters
+    training batches (see FeatureBatches). With ``mixed_precision`` the model
+    computes in float16 where a GPU is present. The best model is written to
+    ``model_path`` (.keras) when training ends; until then checkpoints go to a
+    hidden sibling, so no half model is left. An interrupted run (even a
+    ``kill -9``) resumes from its last finished epoch when called again.
     """
     keras.utils.set_random_seed(seed)
+    keras.config.set_dtype_policy("mixed_float16" if mixed_precision and gpu_available() else "float32")
     model = build_model(model_name)
     model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.KLDivergence())
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     partial = model_path.with_name(f".{model_path.stem}.partial.keras")
-    train = FeatureBatches(features, train_rows, targets=targets, batch_size=batch_size, shuffle=True, seed=seed)
-    val = FeatureBatches(features, val_rows, targets=targets, batch_size=batch_size)
+    backup = model_path.with_name(f".{model_path.stem}.backup")  # weights, optimizer and epoch, every epoch
+    best_file = model_path.with_name(f".{model_path.stem}.best.json")  # best val_loss of an interrupted run
+    run_key = f"{model_name}|{len(features)}|{len(train_rows)}|{len(val_rows)}|{epochs}|{batch_size}|{seed}"
+    state = json.loads(best_file.read_text()) if best_file.is_file() else {}
+    resuming = backup.is_dir() and partial.is_file() and state.get("run") == run_key
+    if not resuming:
+        shutil.rmtree(backup, ignore_errors=True)  # left by an interrupted run of something else
+    best = state["val_loss"] if resuming else None
+    train = FeatureBatches(features, train_rows, targets=targets, batch_size=batch_size, shuffle=True, seed=seed,
+                           transform=transform, augment=augment)
+    val = FeatureBatches(features, val_rows, targets=targets, batch_size=batch_size, transform=transform)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        partial, monitor="val_loss", save_best_only=True, initial_value_threshold=best
+    )
     history = model.fit(
         train, validation_data=val, epochs=epochs, verbose=verbose,
         callbacks=[
-            keras.callbacks.ModelCheckpoint(partial, monitor="val_loss", save_best_only=True),
+            checkpoint,
+            keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: write_bytes_atomic(
+                    best_file, json.dumps({"run": run_key, "val_loss": float(checkpoint.best)}).encode()
+                )
+            ),
+            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
         ],
     )
     os.replace(partial, model_path)
+    best_file.unlink()
     return keras.models.load_model(model_path), history
 
 

@@ -1,0 +1,90 @@
+"""Scoreboard: train every recipe on the same clips and split, score them side by side.
+
+    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR] [--recipes seed,kit]
+
+For each recipe: one model on the profile's 80/20 holdout split (as notebook
+04 trains it), its validation KLD, its KLD and top-4 recall on the test side
+(unseen voices on the embedded data), training time and parameter count.
+Writes outputs/scoreboard.csv and outputs/scoreboard.md and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pandas as pd  # noqa: E402
+
+from utils.calibration import calibrate  # noqa: E402
+from utils.dataset import load_clips, load_test_answers  # noqa: E402
+from utils.metrics import kl_divergence, top4_recall  # noqa: E402
+from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
+from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
+from utils.profiles import get_profile  # noqa: E402
+from utils.store import write_bytes_atomic  # noqa: E402
+from utils.training import holdout_split  # noqa: E402
+
+
+def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth) -> dict:
+    start = time.perf_counter()
+    data = prepare_training(data_dir, profile, recipe)
+    prepared = time.perf_counter() - start
+    train_idx, val_idx = holdout_split(data.n, seed=profile.seed)
+    start = time.perf_counter()
+    net, history = train_on_split(
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(recipe, fold=False),
+        model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", seed=profile.seed,
+    )
+    trained = time.perf_counter() - start
+    val_raw = predict_clips([net], data.clips, data.recipe, rows=val_idx)
+    calibration = fit_recipe_calibration(data.recipe, val_raw, data.answers[val_idx])
+    row = {
+        "recipe": recipe, "model": net.name, "parameters": net.count_params(), "epochs": len(history.epoch),
+        "val_kld": kl_divergence(data.answers[val_idx], calibrate(val_raw, **calibration)),
+        "prepare_s": round(prepared, 1), "train_s": round(trained, 1),
+    }
+    if test_truth is not None:
+        start = time.perf_counter()
+        test_pred = calibrate(predict_clips([net], test_clips, data.recipe), **calibration)
+        row["test_kld"] = kl_divergence(test_truth, test_pred)
+        row["test_top4_recall"] = top4_recall(test_truth, test_pred)
+        row["predict_clips_per_s"] = round(len(test_clips) / (time.perf_counter() - start), 1)
+    return row
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
+    parser.add_argument("--recipes", default="seed,kit")
+    args = parser.parse_args(argv)
+    profile = get_profile(args.profile)
+    data_dir = resolve_data_dir(args.data, profile)
+    test_ids, test_clips = load_clips(data_dir / "test")
+    test_truth = load_test_answers(data_dir, test_ids)
+    rows = []
+    for recipe in args.recipes.split(","):
+        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth))
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows).round(4)
+    write_bytes_atomic(OUTPUTS_DIR / "scoreboard.csv", table.to_csv(index=False).encode())
+    heading = f"Profile `{profile.name}` ({profile.deviations}); data {data_dir.name}\n\n"
+    write_bytes_atomic(OUTPUTS_DIR / "scoreboard.md", (heading + markdown_table(table) + "\n").encode())
+    print(heading + markdown_table(table))
+    return table
+
+
+if __name__ == "__main__":
+    main()

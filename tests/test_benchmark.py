@@ -1,0 +1,33 @@
+"""benchmarks/run.py at a tiny size: it runs end to end and its last line is the JSON of its figures."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import write_dacon_folder
+
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+
+def test_benchmark_quick(tmp_path):
+    data = write_dacon_folder(tmp_path / "data", n_train=8, n_test=1)
+    out = tmp_path / "figures.json"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # its temporary files stay under tmp_path too
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--clips", "8", "--data", str(data), "--augment-batch", "4",
+         "--batch-size", "2", "--steps", "1", "--json-out", str(out)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures == json.loads(out.read_text())
+    assert figures["clips_seed"] == figures["clips_kit"] == figures["clips_decode"] == 8
+    rates = [k for k in figures if k.endswith("_per_s")]
+    assert {"augment_seed_clips_per_s", "augment_kit_clips_per_s", "decode_clips_per_s", "train_seed_clips_per_s",
+            "infer_seed_clips_per_s", "train_kit_clips_per_s", "infer_kit_clips_per_s"} <= set(rates)
+    assert all(figures[k] > 0 for k in rates)
+    ratio = figures["augment_kit_clips_per_s"] / figures["augment_seed_clips_per_s"]
+    assert figures["augment_speedup_vs_seed"] == pytest.approx(ratio, rel=1e-3)
+    assert figures["backend"] and figures["device"]

@@ -1,0 +1,42 @@
+import numpy as np
+
+from utils.calibration import IDENTITY, calibrate, fit_calibration
+from utils.metrics import kl_divergence
+
+
+def truth_and_overconfident_predictions(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = np.zeros((n, 30))
+    preds = np.full((n, 30), 1e-4)
+    for i in range(n):
+        words = rng.choice(30, 4, replace=False)
+        truth[i, words] = 0.25
+        guessed = words.copy()
+        guessed[:2] = rng.choice(np.setdiff1d(np.arange(30), words), 2, replace=False)  # half wrong, confidently
+        preds[i, guessed] = 0.25
+    return truth, preds / preds.sum(axis=1, keepdims=True)
+
+
+def test_identity_calibration_changes_nothing():
+    _, p = truth_and_overconfident_predictions(10)
+    np.testing.assert_allclose(calibrate(p, **IDENTITY), p, atol=1e-12)
+
+
+def test_calibrated_rows_sum_to_one():
+    _, p = truth_and_overconfident_predictions(10)
+    np.testing.assert_allclose(calibrate(p, temperature=3.0, prior_weight=0.2).sum(axis=1), 1)
+
+
+def test_fitting_softens_confident_mistakes():
+    truth, p = truth_and_overconfident_predictions()
+    fitted = fit_calibration(p, truth)
+    assert fitted["temperature"] > 1 or fitted["prior_weight"] > 0
+    assert kl_divergence(truth, calibrate(p, **fitted)) < 0.6 * kl_divergence(truth, p)
+    assert kl_divergence(truth, calibrate(p, **fitted)) < np.log(7.5)
+
+
+def test_calibration_never_makes_held_out_predictions_worse():
+    truth, _ = truth_and_overconfident_predictions(200, seed=1)
+    p = 0.9 * truth + 0.1 / 30  # right but timid: calibration may sharpen it
+    fitted = fit_calibration(p, truth)
+    assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) + 1e-9

@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from utils.calibration import IDENTITY
+from utils.dataset import DataError
+from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split
+from utils.profiles import get_profile
+from utils.recipes import get_recipe
+
+
+@pytest.mark.parametrize("recipe, rows_per_clip, shape", [("seed", 4, (98, 221)), ("kit", 1, (16000,))])
+def test_training_data_of_each_recipe(dacon_folder, tmp_path, recipe, rows_per_clip, shape):
+    data = prepare_training(dacon_folder, get_profile("smoke"), recipe, cache_dir=tmp_path)
+    assert data.n == 12 and data.features.shape == (12 * rows_per_clip, *shape)
+    np.testing.assert_array_equal(data.targets[:12], data.answers)
+    np.testing.assert_array_equal(data.targets[-12:], data.answers)
+
+
+def test_kit_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):
+    profile = get_profile("smoke")
+    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    net, history = train_on_split(
+        data, profile, train_idx=np.arange(8), val_idx=np.arange(8, 12), epochs=1, model_path=tmp_path / "m.keras",
+        seed=0,
+    )
+    assert history.epoch == [0]
+    p = predict_clips([net], data.clips, data.recipe, rows=np.arange(8, 12))
+    assert p.shape == (4, 30)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+    assert len(data.recipe.tta_shifts) == 3
+
+
+def test_seed_recipe_is_never_calibrated():
+    p = np.full((3, 30), 1 / 30)
+    assert fit_recipe_calibration(get_recipe("seed"), p, p) == IDENTITY
+
+
+def test_explicit_data_folder_must_exist(tmp_path):
+    with pytest.raises(DataError, match="expected a data folder"):
+        resolve_data_dir(tmp_path / "missing", get_profile("smoke"))

@@ -1,0 +1,85 @@
+"""The HTML report: executed notebooks joined into one page, code hidden."""
+import base64
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import nbformat
+import numpy as np
+import pytest
+
+from utils.paths import PROJECT_ROOT
+from utils.report import build_report, main
+
+
+def png_base64() -> str:
+    """A tiny PNG image, base64-encoded as notebooks store it."""
+    buffer = io.BytesIO()
+    plt.imsave(buffer, np.eye(4), format="png")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+IMAGE = png_base64()
+
+
+def write_executed_notebook(path: Path, title: str, code: str, printed: str) -> None:
+    """A notebook as papermill leaves it: a heading, and a code cell with a printed line and a figure."""
+    cell = nbformat.v4.new_code_cell(code, execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text=printed),
+        nbformat.v4.new_output("display_data", data={"image/png": IMAGE, "text/plain": "<Figure>"}),
+    ])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {title}\n\nWhat this step shows."), cell])
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def executed(tmp_path) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write_executed_notebook(folder / "01_first.ipynb", "01 · First step", "secret_one = 1 + 1", "printed by one")
+    write_executed_notebook(folder / "02_second.ipynb", "02 · Second step", "secret_two = 2 * 2", "printed by two")
+    write_executed_notebook(folder / ".partial-03_third.ipynb", "03 · Unfinished", "secret_three = 3", "printed by three")
+    return folder
+
+
+def test_report_keeps_markdown_and_outputs_and_hides_code(executed, tmp_path):
+    out = build_report(executed, tmp_path / "out" / "report.html")
+    html = out.read_text()
+    assert "What this step shows." in html
+    assert "printed by one" in html and "printed by two" in html
+    assert html.count(f"data:image/png;base64,{IMAGE}") == 2
+    assert "secret_one" not in html and "secret_two" not in html
+
+
+def test_report_has_a_title_and_contents_linking_each_notebook_in_order(executed, tmp_path):
+    html = build_report(executed, tmp_path / "report.html").read_text()
+    assert "<title>Overlap-words kit: run report</title>" in html
+    first = html.index('<a href="#notebook-01_first">01 · First step</a>')
+    second = html.index('<a href="#notebook-02_second">02 · Second step</a>')
+    assert first < second < html.index('<a id="notebook-01_first">') < html.index('<a id="notebook-02_second">')
+
+
+def test_report_skips_partial_notebooks_and_leaves_no_temporary_file(executed, tmp_path):
+    out = build_report(executed, tmp_path / "out" / "report.html")
+    assert "Unfinished" not in out.read_text() and "printed by three" not in out.read_text()
+    assert [p.name for p in out.parent.iterdir()] == ["report.html"]
+
+
+def test_report_without_notebooks_names_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no executed notebooks"):
+        build_report(tmp_path, tmp_path / "report.html")
+
+
+def test_cli_writes_the_report_and_names_it(executed, tmp_path, capsys):
+    out = tmp_path / "cli.html"
+    main(["--notebooks", str(executed), "--out", str(out)])
+    assert capsys.readouterr().out == f"Report: {out}\n"
+    assert "printed by two" in out.read_text()
+
+
+def test_report_does_not_import_keras_or_tensorflow():
+    code = "import sys, utils.report; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

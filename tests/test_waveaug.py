@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from utils.waveaug import WaveAugment, change_speed, remix
+
+
+def tone(freq, n=16000):
+    return np.sin(2 * np.pi * freq * np.arange(n) / 16000).astype(np.float32)
+
+
+def peak_frequency(wave):
+    return np.argmax(np.abs(np.fft.rfft(wave))) * 16000 / len(wave)
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.0, 1.1])
+def test_speed_change_scales_pitch(factor):
+    out = change_speed(tone(1000)[None, :], np.array([factor]))[0]
+    valid = out[: int(16000 / factor) - 1] if factor > 1 else out
+    assert abs(peak_frequency(valid) - 1000 * factor) < 15
+    assert out.shape == (16000,)
+
+
+def test_faster_clip_ends_in_silence():
+    out = change_speed(tone(500)[None, :], np.array([1.25]))[0]
+    assert (out[12800:] == 0).all() and np.abs(out[:12700]).max() > 0.9
+
+
+def test_remix_averages_waves_and_truths_and_keeps_sums():
+    rng = np.random.default_rng(0)
+    waves = rng.normal(size=(8, 100)).astype(np.float32)
+    targets = np.zeros((8, 30), dtype=np.float32)
+    for i in range(8):
+        targets[i, [i, i + 1, i + 2, i + 3]] = 0.25
+    mixed_w, mixed_t = remix(waves, targets, rng, share=1.0)
+    np.testing.assert_allclose(mixed_t.sum(axis=1), 1, rtol=1e-6)
+    assert ((mixed_t > 0).sum(axis=1) > 4).all()  # every clip now carries words of another
+    assert not np.shares_memory(mixed_w, waves)
+
+
+def test_augment_keeps_shapes_and_is_deterministic_for_a_seed():
+    waves = np.stack([tone(300 + 100 * i) for i in range(6)]) * 0.5
+    targets = np.full((6, 30), 1 / 30, dtype=np.float32)
+    augment = WaveAugment()
+    a = augment(waves, targets, np.random.default_rng(3))
+    b = augment(waves, targets, np.random.default_rng(3))
+    c = augment(waves, targets, np.random.default_rng(4))
+    assert a[0].shape == waves.shape and a[0].dtype == np.float32
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.allclose(a[0], c[0])
+    assert np.isfinite(a[0]).all()

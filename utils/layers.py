@@ -1,0 +1,87 @@
+"""Keras 3 layers that turn waveforms into features inside the model (any backend)."""
+from __future__ import annotations
+
+import keras
+import librosa
+from keras import ops
+
+from utils.words import SAMPLE_RATE
+
+
+@keras.saving.register_keras_serializable(package="kit")
+class LogMel(keras.layers.Layer):
+    """Log-mel spectrograms at several window sizes, stacked as channels and standardised per clip.
+
+    Input: waveforms (batch, samples), float in [-1, 1].
+    Output: (batch, frames, n_mels, len(fft_sizes)); 101 frames for 1 s at a 10 ms hop.
+    """
+
+    def __init__(self, *, fft_sizes=(256, 512, 1024), hop=160, n_mels=64, sample_rate=SAMPLE_RATE, **kwargs):
+        super().__init__(**kwargs)
+        self.fft_sizes = tuple(int(f) for f in fft_sizes)
+        self.hop = int(hop)
+        self.n_mels = int(n_mels)
+        self.sample_rate = int(sample_rate)
+        self.filters = [
+            librosa.filters.mel(sr=sample_rate, n_fft=f, n_mels=n_mels, fmin=20.0, fmax=sample_rate / 2).T.astype("float32")
+            for f in self.fft_sizes
+        ]
+
+    def call(self, waves):
+        waves = ops.cast(waves, "float32")
+        channels = []
+        for fft, filters in zip(self.fft_sizes, self.filters):
+            real, imag = ops.stft(waves, sequence_length=fft, sequence_stride=self.hop, fft_length=fft, center=True)
+            power = ops.square(real) + ops.square(imag)
+            channels.append(ops.log(ops.matmul(power, ops.convert_to_tensor(filters)) + 1e-6))
+        mel = ops.stack(channels, axis=-1)
+        mean = ops.mean(mel, axis=(1, 2), keepdims=True)
+        std = ops.std(mel, axis=(1, 2), keepdims=True)
+        return (mel - mean) / (std + 1e-5)
+
+    def compute_output_shape(self, input_shape):
+        frames = None if input_shape[1] is None else input_shape[1] // self.hop + 1
+        return (input_shape[0], frames, self.n_mels, len(self.fft_sizes))
+
+    def get_config(self):
+        return {**super().get_config(), "fft_sizes": self.fft_sizes, "hop": self.hop, "n_mels": self.n_mels,
+                "sample_rate": self.sample_rate}
+
+
+@keras.saving.register_keras_serializable(package="kit")
+class SpecAugment(keras.layers.Layer):
+    """Zero random time and frequency bands while training; identity at inference.
+
+    Input and output: (batch, frames, bins, channels).
+    """
+
+    def __init__(self, *, time_masks=2, time_width=12, freq_masks=2, freq_width=8, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.time_masks, self.time_width = int(time_masks), int(time_width)
+        self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
+        self.seed = seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _band_mask(self, batch, size, count, width):
+        """(batch, size) with 0 inside ``count`` random bands of up to ``width``, 1 elsewhere."""
+        positions = ops.arange(size, dtype="float32")[None, :]
+        keep = ops.ones((batch, size))
+        for _ in range(count):
+            widths = keras.random.uniform((batch, 1), 0, width, seed=self.generator)
+            starts = keras.random.uniform((batch, 1), 0, size, seed=self.generator) - widths / 2
+            inside = ops.logical_and(positions >= starts, positions < starts + widths)
+            keep = keep * (1.0 - ops.cast(inside, "float32"))
+        return keep
+
+    def call(self, x, training=None):
+        if not training:
+            return x
+        batch = ops.shape(x)[0]
+        time_keep = self._band_mask(batch, x.shape[1], self.time_masks, self.time_width)
+        freq_keep = self._band_mask(batch, x.shape[2], self.freq_masks, self.freq_width)
+        return x * ops.cast(time_keep[:, :, None, None] * freq_keep[:, None, :, None], x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "time_masks": self.time_masks, "time_width": self.time_width,
+                "freq_masks": self.freq_masks, "freq_width": self.freq_width, "seed": self.seed}
+

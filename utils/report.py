@@ -1,0 +1,118 @@
+"""One HTML report from the executed notebooks: markdown and outputs, code hidden.
+
+Usage::
+
+    python -m utils.report [--notebooks DIR] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import html
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+from utils.paths import EXECUTED_NOTEBOOKS_DIR, OUTPUTS_DIR
+from utils.store import write_bytes_atomic
+
+REPORT_TITLE = "Overlap-words kit: run report"
+
+
+def executed_notebooks(notebooks_dir: str | Path) -> list[Path]:
+    """The executed notebooks ``0*.ipynb`` of a folder, in order.
+
+    The pattern skips run_all.sh's hidden ``.partial-*`` files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds no executed notebook.
+    """
+    paths = sorted(Path(notebooks_dir).glob("0*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"no executed notebooks (0*.ipynb) in {notebooks_dir}")
+    return paths
+
+
+def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
+    """The first level-1 markdown heading of a notebook, else ``fallback``."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def join_notebooks(paths: list[Path]) -> nbformat.NotebookNode:
+    """One notebook: a title, a table of contents, then each notebook's cells after an anchor.
+
+    Parameters
+    ----------
+    paths : list of Path
+        Executed notebooks, in the order they should appear.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        Its cells are numbered afresh, as ids could clash across notebooks.
+    """
+    notebooks = [nbformat.read(path, as_version=4) for path in paths]
+    titles = [notebook_title(nb, path.stem) for nb, path in zip(notebooks, paths)]
+    anchors = [f"notebook-{path.stem}" for path in paths]
+    contents = "\n".join(f"{i}. [{html.escape(title)}](#{anchor})"
+                         for i, (title, anchor) in enumerate(zip(titles, anchors), start=1))
+    header = f"# {REPORT_TITLE}\n\nCode cells are hidden; their outputs are shown.\n\n## Contents\n\n{contents}"
+    cells = [nbformat.v4.new_markdown_cell(header)]
+    for nb, title, anchor in zip(notebooks, titles, anchors):
+        cells.append(nbformat.v4.new_markdown_cell(f'<hr>\n<a id="{anchor}"></a>'))
+        for cell in nb.cells:
+            cell = copy.deepcopy(cell)
+            # Alt text for figures (nbconvert warns about images without it).
+            if cell.cell_type == "code" and any("image/png" in out.get("data", {}) for out in cell.outputs):
+                cell.metadata.setdefault("alt", f"A figure from {title}")
+            cells.append(cell)
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"
+    joined = nbformat.v4.new_notebook(cells=cells)
+    for key in ("kernelspec", "language_info"):
+        if key in notebooks[0].metadata:
+            joined.metadata[key] = notebooks[0].metadata[key]
+    joined.metadata["title"] = REPORT_TITLE
+    return joined
+
+
+def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: str | Path = OUTPUTS_DIR / "report.html") -> Path:
+    """Join the executed notebooks of a folder into one HTML file with code cells hidden.
+
+    Parameters
+    ----------
+    notebooks_dir : str or Path
+        Folder of executed notebooks ``01_*.ipynb`` .. ``06_*.ipynb``.
+    out_path : str or Path
+        The HTML file; written under a temporary name and renamed when complete.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+    """
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(join_notebooks(executed_notebooks(notebooks_dir)))
+    out_path = Path(out_path)
+    write_bytes_atomic(out_path, body.encode("utf-8"))
+    return out_path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m utils.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--notebooks", type=Path, default=EXECUTED_NOTEBOOKS_DIR, help="folder of executed notebooks")
+    parser.add_argument("--out", type=Path, default=OUTPUTS_DIR / "report.html", help="the HTML file to write")
+    args = parser.parse_args(argv)
+    print(f"Report: {build_report(args.notebooks, args.out)}")
+
+
+if __name__ == "__main__":
+    main()
