@@ -14,14 +14,18 @@ Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data 
   --recipe   kit (default): in-model log-mel, on-the-fly augmentation, ResNet, calibration;
              seed: the 26th-place solution's recipe
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
-  --from     start at notebook NN (01..06), reusing what earlier steps wrote to outputs/
+  --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
+             earlier steps wrote to outputs/
+
+A notebook whose code, parameters, data and earlier steps are unchanged since its last
+successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped.
 USAGE
 }
 
 PROFILE=""
 RECIPE="kit"
 DATA=""
-FROM="01"
+FROM=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
@@ -44,7 +48,7 @@ case "$RECIPE" in
   kit|seed) ;;
   *) echo "run_all.sh: unknown recipe '$RECIPE' (expected kit or seed)" >&2; exit 2 ;;
 esac
-if ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
+if [ -n "$FROM" ] && ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
   echo "run_all.sh: --from expects a notebook number 01..06, got '$FROM'" >&2; exit 2
 fi
 if [ -n "$DATA" ]; then
@@ -53,23 +57,46 @@ if [ -n "$DATA" ]; then
 fi
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
-OUT="$ROOT/outputs/notebooks"
+WORK="${KIT_WORK_DIR:-$ROOT}"  # where outputs/ goes (utils/paths.py reads the same variable)
+OUT="$WORK/outputs/notebooks"
 mkdir -p "$OUT"
+
+digest() { "$PY" -c 'import hashlib, sys; print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest())'; }
+# What every step depends on besides its own notebook: the kit's code and the data.
+code_key="$(cat utils/*.py requirements.txt | digest)"
+if [ -n "$DATA" ]; then
+  data_key="$("$PY" -c 'import sys; from utils.dataset import folder_fingerprint; print(folder_fingerprint(sys.argv[1]))' "$DATA")"
+else
+  data_key="embedded-$PROFILE"
+fi
 echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 
 total_start=$SECONDS
+previous_key=""
 for notebook in notebooks/0[1-6]_*.ipynb; do
   name="$(basename "$notebook" .ipynb)"
-  [[ "${name:0:2}" < "$FROM" ]] && continue
+  done_file="$OUT/.done-$name"
+  if [ -n "$FROM" ] && [[ "${name:0:2}" < "$FROM" ]]; then
+    previous_key="$(cat "$done_file" 2>/dev/null || true)"
+    continue
+  fi
   args=(-k python3 --cwd "$ROOT" --no-progress-bar -p profile "$PROFILE")
   [ -n "$DATA" ] && args+=(-p data_dir "$DATA")
   [ "$name" != 06_submit ] && args+=(-p recipe "$RECIPE")  # 06 takes the recipe the models were trained with
+  key="$( { echo "$previous_key $code_key $data_key ${args[*]}"; cat "$notebook"; } | digest)"
+  previous_key="$key"
+  printf '[%s] %-20s ' "${name:0:2}" "${name:3}"
+  if [ -z "$FROM" ] && [ -f "$OUT/$name.ipynb" ] && [ "$(cat "$done_file" 2>/dev/null)" = "$key" ]; then
+    echo "skipped (unchanged since its last run)"
+    continue
+  fi
+  rm -f "$done_file"
   partial="$OUT/.partial-$name.ipynb"
   log="$OUT/$name.log"
   start=$SECONDS
-  printf '[%s] %-20s ' "${name:0:2}" "${name:3}"
   if "$PY" -m papermill "$notebook" "$partial" "${args[@]}" >"$log" 2>&1; then
     mv "$partial" "$OUT/$name.ipynb"
+    echo "$key" >"$done_file.tmp" && mv "$done_file.tmp" "$done_file"
     echo "done in $((SECONDS - start)) s"
   else
     [ -f "$partial" ] && mv "$partial" "$OUT/$name.ipynb"
@@ -84,6 +111,6 @@ done
 echo "All notebooks ran in $((SECONDS - total_start)) s"
 # One HTML page of the executed notebooks, code hidden; it prints "Report: PATH".
 # A failed report is only warned about: the submission is already written.
-"$PY" -m utils.report --notebooks "$OUT" --out "$ROOT/outputs/report.html" \
+"$PY" -m utils.report --notebooks "$OUT" --out "$WORK/outputs/report.html" \
   || echo "run_all.sh: the report could not be built (error above)" >&2
-"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$ROOT/outputs/metrics.json"
+"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$WORK/outputs/metrics.json"

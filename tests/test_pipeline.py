@@ -38,3 +38,27 @@ def test_seed_recipe_is_never_calibrated():
 def test_explicit_data_folder_must_exist(tmp_path):
     with pytest.raises(DataError, match="expected a data folder"):
         resolve_data_dir(tmp_path / "missing", get_profile("smoke"))
+
+
+def test_hosted_competition_data_is_found_unless_a_folder_is_given(dacon_folder, tmp_path, monkeypatch):
+    import utils.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "hosted_data_dir", lambda: dacon_folder)
+    assert resolve_data_dir("", get_profile("smoke")) == dacon_folder
+    other = tmp_path / "other"
+    other.mkdir()
+    assert resolve_data_dir(str(other), get_profile("smoke")) == other.resolve()
+
+
+def test_outputs_go_where_the_kit_may_write(tmp_path, monkeypatch):
+    import importlib
+
+    import utils.paths as paths
+
+    monkeypatch.setenv("KIT_WORK_DIR", str(tmp_path))
+    try:
+        assert importlib.reload(paths).OUTPUTS_DIR == tmp_path / "outputs"
+    finally:
+        monkeypatch.delenv("KIT_WORK_DIR")
+        importlib.reload(paths)
+    assert paths.OUTPUTS_DIR == paths.PROJECT_ROOT / "outputs"

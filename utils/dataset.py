@@ -144,6 +144,11 @@ def _folder_key(paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def folder_fingerprint(folder: str | Path) -> str:
+    """A key that changes when any file below ``folder`` is added, removed, resized or touched."""
+    return _folder_key(sorted(p for p in Path(folder).rglob("*") if p.is_file()))
+
+
 def load_clips(folder: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Decode a folder of clips once; later calls memory-map the cached array.
 

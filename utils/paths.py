@@ -1,10 +1,28 @@
-"""Every path the kit uses, anchored at the project root (not the working directory)."""
+"""Every path the kit uses, anchored at the project root (not the working directory).
+
+The kit writes only under a writable root: the project itself, or where it
+cannot write there (a read-only /kaggle/input copy), /kaggle/working or
+~/overlap-words-kit. KIT_WORK_DIR overrides it.
+"""
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
-DATA_ROOT = PROJECT_ROOT / "data"
-OUTPUTS_DIR = PROJECT_ROOT / "outputs"
+
+
+def _work_root() -> Path:
+    if os.environ.get("KIT_WORK_DIR"):
+        return Path(os.environ["KIT_WORK_DIR"]).expanduser().resolve()
+    if os.access(PROJECT_ROOT, os.W_OK):
+        return PROJECT_ROOT
+    kaggle = Path("/kaggle/working")
+    return kaggle / "overlap-words-kit" if kaggle.is_dir() else Path.home() / "overlap-words-kit"
+
+
+WORK_ROOT = _work_root()
+DATA_ROOT = WORK_ROOT / "data"
+OUTPUTS_DIR = WORK_ROOT / "outputs"
 CACHE_DIR = OUTPUTS_DIR / "cache"
 MODELS_DIR = OUTPUTS_DIR / "models"
 EXECUTED_NOTEBOOKS_DIR = OUTPUTS_DIR / "notebooks"

@@ -10,6 +10,7 @@ import numpy as np
 
 from utils.calibration import IDENTITY, fit_calibration
 from utils.dataset import DataError, load_train
+from utils.environment import hosted_data_dir
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
@@ -18,9 +19,14 @@ from utils.training import copy_rows, predict, train_model
 
 
 def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
-    """The data folder to use: ``data_dir`` if given, else the profile's embedded
-    dataset, generated on first use under data/."""
-    if data_dir:
+    """The data folder to use: ``data_dir`` if given; on Kaggle or Colab, competition
+    data found where they keep it; else the profile's embedded dataset, generated
+    on first use under data/. ``data_dir="embedded"`` forces the embedded one."""
+    hosted = hosted_data_dir() if not data_dir else None
+    if hosted:
+        print(f"Using the data found at {hosted} (set data_dir to choose another)", flush=True)
+        return hosted
+    if data_dir and data_dir != "embedded":
         path = Path(data_dir).expanduser().resolve()
         if not path.is_dir():
             raise DataError(f"{path}: expected a data folder with train/, train_answer.csv, test/ and submission.csv")

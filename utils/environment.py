@@ -1,0 +1,92 @@
+"""Where the kit runs (local Jupyter, Colab, Kaggle) and what that place needs.
+
+Standard library only: this runs before the kit's dependencies are imported.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# import name -> pip requirement; numpy and tensorflow are never installed here
+# (hosted notebooks ship their own and a second copy breaks them).
+REQUIRED = {
+    "keras": "keras>=3.3",
+    "librosa": "librosa>=0.10",
+    "soundfile": "soundfile>=0.12",
+    "espeakng_loader": "espeakng-loader>=0.2",
+    "seaborn": "seaborn>=0.13",
+    "papermill": "papermill>=2.5",
+    "nbconvert": "nbconvert>=7",
+}
+KAGGLE_INPUT = Path("/kaggle/input")
+COLAB_ROOTS = (Path("/content/drive/MyDrive"), Path("/content"))
+
+
+def hosting() -> str:
+    """``kaggle``, ``colab`` or ``local``."""
+    if os.environ.get("KAGGLE_KERNEL_RUN_TYPE") or KAGGLE_INPUT.is_dir():
+        return "kaggle"
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "colab"
+    return "local"
+
+
+def wheel_folders(root: Path = KAGGLE_INPUT) -> list[Path]:
+    """Folders of .whl files attached as Kaggle datasets (for installing with internet off)."""
+    if not root.is_dir():
+        return []
+    return sorted({p.parent for p in root.glob("*/*.whl")} | {p.parent for p in root.glob("*/*/*.whl")})
+
+
+def install_missing(required: dict[str, str] = REQUIRED) -> list[str]:
+    """pip-install the requirements whose module is missing; returns what was installed.
+
+    With ``KIT_WHEELS`` set, or wheel folders under /kaggle/input, it installs
+    from those folders without the internet.
+    """
+    missing = [req for module, req in required.items() if importlib.util.find_spec(module) is None]
+    if not missing:
+        return []
+    command = [sys.executable, "-m", "pip", "install", "--quiet", *missing]
+    folders = [Path(os.environ["KIT_WHEELS"])] if os.environ.get("KIT_WHEELS") else wheel_folders()
+    if folders:
+        command[4:4] = ["--no-index", *[f"--find-links={f}" for f in folders]]
+    print("Installing", " ".join(missing), flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise RuntimeError(
+            f"could not install {', '.join(missing)}. With the internet off (Kaggle), attach a dataset of wheels "
+            "made with `pip download -r requirements.txt -d wheels` and set KIT_WHEELS to its folder"
+        )
+    importlib.invalidate_caches()
+    return missing
+
+
+def find_dacon_folder(roots: list[Path], *, depth: int = 3) -> Path | None:
+    """The first folder under ``roots`` (at most ``depth`` levels down) holding train_answer.csv and train/."""
+    for root in roots:
+        for level in range(depth + 1):
+            for answer in sorted(root.glob("/".join(["*"] * level + ["train_answer.csv"]))):
+                if (answer.parent / "train").is_dir():
+                    return answer.parent
+    return None
+
+
+def hosted_data_dir() -> Path | None:
+    """Competition data where a hosted notebook keeps it: /kaggle/input, or a Colab Drive folder."""
+    place = hosting()
+    if place == "kaggle":
+        return find_dacon_folder([KAGGLE_INPUT])
+    if place == "colab":
+        return find_dacon_folder([r for r in COLAB_ROOTS if r.is_dir()])
+    return None
+
+
+def prepare() -> str:
+    """Set the backend and log defaults, install what is missing; returns where the kit runs."""
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    install_missing()
+    return hosting()
