@@ -83,7 +83,7 @@ for notebook in notebooks/0[1-6]_*.ipynb; do
   args=(-k python3 --cwd "$ROOT" --no-progress-bar -p profile "$PROFILE")
   [ -n "$DATA" ] && args+=(-p data_dir "$DATA")
   [ "$name" != 06_submit ] && args+=(-p recipe "$RECIPE")  # 06 takes the recipe the models were trained with
-  key="$( { echo "$previous_key $code_key $data_key ${args[*]}"; cat "$notebook"; } | digest)"
+  key="$( { echo "$previous_key $code_key $data_key ${KERAS_BACKEND:-tensorflow} ${args[*]}"; cat "$notebook"; } | digest)"
   previous_key="$key"
   printf '[%s] %-20s ' "${name:0:2}" "${name:3}"
   if [ -z "$FROM" ] && [ -f "$OUT/$name.ipynb" ] && [ "$(cat "$done_file" 2>/dev/null)" = "$key" ]; then

@@ -84,7 +84,9 @@ def test_odd_clips_are_corrected(tmp_path, rate, channels, seconds, subtype, fix
     audio = np.stack([audio] * channels, axis=1) if channels > 1 else audio
     path = tmp_path / "clip_1.wav"
     sf.write(path, audio, rate, subtype=subtype)
+    before = folder_digest(tmp_path)
     clip, fixes = read_clip(path)
+    assert folder_digest(tmp_path) == before
     assert clip.shape == (16000,) and clip.dtype == np.int16 and fixes == fix
     assert 0.45 < np.abs(clip[:8000]).max() / 32768 < 0.55
 
@@ -110,8 +112,10 @@ def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
 def test_unreadable_clips_name_the_file(tmp_path, content, expected):
     path = tmp_path / "train_00001.wav"
     path.write_bytes(content)
+    before = folder_digest(tmp_path)
     with pytest.raises(DataError, match=f"train_00001.wav: {expected}"):
-        read_clip(path)
+        load_clips(tmp_path, cache_dir=tmp_path.parent / "cache")
+    assert folder_digest(tmp_path) == before
 
 
 def test_clip_without_samples_is_refused(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 import librosa
 import numpy as np
 from joblib import Parallel, delayed
+from tqdm.auto import tqdm
 
 from utils.features import SEED_FEATURE_SHAPE, SEED_SAMPLE_RATE, seed_features, to_seed_rate
 from utils.store import temporary_path
@@ -79,7 +80,9 @@ def build_seed_training_set(
     starts = range(0, n, chunk)
     jobs = (delayed(_featurize_chunk)(np.asarray(clips[s:s + chunk]), np.arange(s, min(s + chunk, n)), seed) for s in starts)
     results = Parallel(n_jobs=n_jobs or os.cpu_count(), return_as="generator")(jobs)
-    for start, features in zip(starts, results):
+    bar = tqdm(results, total=len(starts), desc="augment and featurise", unit="chunk", mininterval=5,
+               disable=n < 5000)
+    for start, features in zip(starts, bar):
         for copy in range(len(SEED_COPIES)):
             target[copy * n + start: copy * n + start + len(features)] = features[:, copy]
     target.flush()

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from scipy.signal import resample_poly
+from tqdm.auto import tqdm
 
 from utils.paths import CACHE_DIR
 from utils.store import save_npy_atomic
@@ -126,7 +127,10 @@ def decode_clips(paths: list[Path]) -> np.ndarray:
     clips = np.empty((len(paths), CLIP_SAMPLES), dtype=np.int16)
     fixed: dict[str, list[Path]] = {kind: [] for kind in _FIX_TEXT}
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        for row, (clip, fixes) in enumerate(pool.map(read_clip, paths, chunksize=64)):
+        decoded = pool.map(read_clip, paths, chunksize=64)
+        bar = tqdm(decoded, total=len(paths), desc=f"decode {paths[0].parent.name}" if paths else "decode",
+                   unit="clip", mininterval=5, disable=len(paths) < 5000)
+        for row, (clip, fixes) in enumerate(bar):
             clips[row] = clip
             for kind in fixes:
                 fixed[kind].append(paths[row])

@@ -11,6 +11,7 @@ import numpy as np
 from utils.calibration import IDENTITY, fit_calibration
 from utils.dataset import DataError, load_train
 from utils.environment import hosted_data_dir
+from utils.mixing import make_embedded_dataset
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
@@ -33,8 +34,6 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
         return path
     path = embedded_data_dir(profile.name)
     if not path.is_dir():
-        from utils.mixing import make_embedded_dataset
-
         print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
         make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
     return path
