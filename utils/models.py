@@ -76,6 +76,31 @@ def kit_resnet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
     return keras.Model(inputs, _head(x, n_words), name="kit_resnet")
 
 
+def _dense_block(x, layers_in_block: int, growth: int):
+    for _ in range(layers_in_block):
+        y = layers.Activation("swish")(_norm()(x))
+        y = layers.Conv2D(growth, 3, padding="same", use_bias=False)(y)
+        x = layers.Concatenate()([x, y])
+    return x
+
+
+def kit_densenet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
+                 blocks: tuple[int, ...] = (4, 4, 4, 4), growth: int = 24) -> keras.Model:
+    """A DenseNet on the same in-model log-mel: each layer sees every earlier layer's maps."""
+    inputs = keras.Input(shape=input_shape)
+    x = SpecAugment()(LogMel(dtype="float32")(inputs))
+    x = layers.Conv2D(2 * growth, 3, padding="same", use_bias=False)(x)
+    for index, size in enumerate(blocks):
+        x = _dense_block(x, size, growth)
+        if index < len(blocks) - 1:  # transition: halve the channels and the map
+            x = layers.Activation("swish")(_norm()(x))
+            x = layers.Conv2D(x.shape[-1] // 2, 1, use_bias=False)(x)
+            x = layers.AveragePooling2D(2)(x)
+    x = layers.Activation("swish")(_norm()(x))
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    return keras.Model(inputs, _head(x, n_words), name="kit_densenet")
+
+
 def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS) -> keras.Model:
     """A 1D CNN on the raw waveform: strided convolutions learn their own filter bank."""
     inputs = keras.Input(shape=input_shape)
@@ -91,7 +116,7 @@ def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
     return keras.Model(inputs, _head(x, n_words), name="kit_wave1d")
 
 
-MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_wave1d": kit_wave1d}
+MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d}
 
 
 def build_model(name: str) -> keras.Model:
