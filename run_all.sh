@@ -8,7 +8,7 @@ PY="${PYTHON:-python3}"
 
 usage() {
   cat <<USAGE
-Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data DIR] [--from NN]
+Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data DIR] [--from NN] [--parallel-folds]
 
   --profile  run size (default: full when a GPU is visible, else standard)
   --recipe   kit (default): in-model log-mel, on-the-fly augmentation, ResNet, calibration;
@@ -16,6 +16,8 @@ Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data 
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
   --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
              earlier steps wrote to outputs/
+  --parallel-folds  train the k-fold models of 05 as simultaneous jobs, one per GPU in turn
+                    (CUDA_VISIBLE_DEVICES), then gather them into the ensemble
 
 A notebook whose code, parameters, data and earlier steps are unchanged since its last
 successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped.
@@ -26,12 +28,14 @@ PROFILE=""
 RECIPE="kit"
 DATA=""
 FROM=""
+PARALLEL_FOLDS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:?--profile needs a value}"; shift 2 ;;
     --recipe) RECIPE="${2:?--recipe needs a value}"; shift 2 ;;
     --data) DATA="${2:?--data needs a folder}"; shift 2 ;;
     --from) FROM="${2:?--from needs a notebook number}"; shift 2 ;;
+    --parallel-folds) PARALLEL_FOLDS=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_all.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -71,6 +75,29 @@ else
 fi
 echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 
+# Each fold of 05 as its own papermill job, all at once, GPUs shared out in turn; 05 then gathers them.
+run_folds_in_parallel() {
+  local notebook="$1"; shift
+  local folds gpus pids=() k
+  folds="$("$PY" -c 'import sys; from utils.profiles import get_profile; print(get_profile(sys.argv[1]).folds)' "$PROFILE")"
+  gpus="$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)"
+  for ((k = 0; k < folds; k++)); do
+    (
+      [ "$gpus" -gt 0 ] && export CUDA_VISIBLE_DEVICES=$((k % gpus))
+      "$PY" -m papermill "$notebook" "$OUT/.fold-$k.ipynb" "$@" -p fold "$k" >"$OUT/05_fold_$k.log" 2>&1
+    ) &
+    pids+=($!)
+  done
+  for k in "${!pids[@]}"; do
+    if ! wait "${pids[$k]}"; then
+      echo "FAILED"
+      echo "run_all.sh: fold $k of notebooks/05_kfold_ensemble.ipynb failed; log: $OUT/05_fold_$k.log" >&2
+      return 1
+    fi
+  done
+  rm -f "$OUT"/.fold-*.ipynb
+}
+
 total_start=$SECONDS
 previous_key=""
 for notebook in notebooks/0[1-6]_*.ipynb; do
@@ -94,6 +121,9 @@ for notebook in notebooks/0[1-6]_*.ipynb; do
   partial="$OUT/.partial-$name.ipynb"
   log="$OUT/$name.log"
   start=$SECONDS
+  if [ "$name" = 05_kfold_ensemble ] && [ -n "$PARALLEL_FOLDS" ]; then
+    run_folds_in_parallel "$notebook" "${args[@]}" || exit 1
+  fi
   if "$PY" -m papermill "$notebook" "$partial" "${args[@]}" >"$log" 2>&1; then
     mv "$partial" "$OUT/$name.ipynb"
     echo "$key" >"$done_file.tmp" && mv "$done_file.tmp" "$done_file"

@@ -3,7 +3,9 @@ import pytest
 
 from utils.calibration import IDENTITY
 from utils.dataset import DataError
-from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split
+from utils.pipeline import (
+    fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_fold, train_on_split,
+)
 from utils.profiles import get_profile
 from utils.recipes import get_recipe
 
@@ -62,3 +64,24 @@ def test_outputs_go_where_the_kit_may_write(tmp_path, monkeypatch):
         monkeypatch.delenv("KIT_WORK_DIR")
         importlib.reload(paths)
     assert paths.OUTPUTS_DIR == paths.PROJECT_ROOT / "outputs"
+
+
+def test_a_trained_fold_is_saved_and_reused(dacon_folder, tmp_path, monkeypatch):
+    import utils.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path / "models")
+    profile = get_profile("smoke")
+    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    test_clips = data.clips[:3]
+    first = train_fold(data, profile, 1, folds=3, test_clips=test_clips)
+    assert first["oof"].shape == (4, 30) and first["test"].shape == (3, 30)
+    assert (tmp_path / "models" / "fold_1.keras").is_file()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(pipeline, "train_on_split", no_training)
+    again = train_fold(data, profile, 1, folds=3, test_clips=test_clips)
+    np.testing.assert_array_equal(again["oof"], first["oof"])
+    with pytest.raises(AssertionError, match="trained again"):  # another fold count: stale, so it trains
+        train_fold(data, profile, 1, folds=4, test_clips=test_clips)

@@ -101,6 +101,17 @@ def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
     validate_submission(pd.read_csv(kit / "outputs" / "submission.csv"), expected_ids=template["id"].to_numpy())
 
 
+def test_folds_run_as_parallel_jobs_then_gather(smoke_run, kit):
+    result = run(["bash", "run_all.sh", "--profile", "smoke", "--from", "05", "--parallel-folds"], cwd=kit)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = kit / "outputs"
+    assert sorted(p.name for p in (out / "notebooks").glob("05_fold_*.log")) == ["05_fold_0.log", "05_fold_1.log"]
+    gather = json.loads((out / "notebooks" / "05_kfold_ensemble.ipynb").read_text())
+    printed = "".join("".join(o.get("text", "")) for c in gather["cells"] for o in c.get("outputs", []))
+    assert "Epoch" not in printed and "oof_kld" in printed  # the gathering run trained nothing
+    assert json.loads((out / "models" / "ensemble.json").read_text())["models"] == ["fold_0.keras", "fold_1.keras"]
+
+
 def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
     bad = write_dacon_folder(tmp_path / "bad", n_train=3, n_test=2)
     answers = pd.read_csv(bad / "train_answer.csv")

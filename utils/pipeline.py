@@ -1,6 +1,7 @@
 """The steps the notebooks share: find the data, build the training set, train, predict, keep track of models."""
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,8 @@ from utils.mixing import make_embedded_dataset
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
-from utils.store import cached_array, save_json_atomic
-from utils.training import copy_rows, predict, train_model
+from utils.store import cached_array, save_json_atomic, save_npz_atomic
+from utils.training import copy_rows, kfold_splits, predict, train_model
 
 
 def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
@@ -123,3 +124,42 @@ def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]
         "run notebooks 04_train_cnn or 05_kfold_ensemble first"
     )
 
+
+def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: str, test_clips: np.ndarray) -> str:
+    """What a saved fold result came from: clips, settings and the kit's code; another key means stale."""
+    code = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
+    test = getattr(test_clips, "filename", None) or len(test_clips)
+    return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|"
+            f"{Path(data.clips.filename).name}|{data.n}|{test}|{code}")
+
+
+def train_fold(
+    data: TrainingData, profile: Profile, k: int, *, folds: int, test_clips: np.ndarray, model_name: str = "",
+) -> dict:
+    """Train fold ``k`` of ``folds`` (or reuse its saved result) and predict its held-out clips and the test clips.
+
+    The model goes to models/fold_K.keras and the predictions to
+    models/fold_K.npz, so folds can run as separate jobs (on separate GPUs or
+    machines sharing outputs/) and a stopped k-fold run resumes at its fold.
+
+    Returns
+    -------
+    dict with ``val_idx`` (clips), ``oof`` (len(val_idx), 30), ``test`` (len(test_clips), 30), ``epochs_run``
+    """
+    key = fold_key(data, profile, folds=folds, model_name=model_name, test_clips=test_clips)
+    path = MODELS_DIR / f"fold_{k}.npz"
+    if path.is_file():
+        saved = np.load(path)
+        if str(saved["key"]) == key:
+            return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
+    train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed)[k]
+    net, history = train_on_split(
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.name, fold=True),
+        model_path=MODELS_DIR / f"fold_{k}.keras", seed=profile.seed + k, model_name=model_name,
+    )
+    result = {
+        "val_idx": val_idx, "oof": predict_clips([net], data.clips, data.recipe, rows=val_idx),
+        "test": predict_clips([net], test_clips, data.recipe), "epochs_run": np.array(len(history.epoch)),
+    }
+    save_npz_atomic(path, key=np.array(key), **result)
+    return result

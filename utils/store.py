@@ -31,6 +31,15 @@ def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+    os.replace(tmp, path)
+
+
 def save_json_atomic(path: str | Path, data: dict) -> None:
     write_bytes_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
