@@ -16,8 +16,8 @@ Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|seed] [--data 
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
   --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
              earlier steps wrote to outputs/
-  --parallel-folds  train the k-fold models of 05 as simultaneous jobs, one per GPU in turn
-                    (CUDA_VISIBLE_DEVICES), then gather them into the ensemble
+  --parallel-folds  train the k-fold models of 05 as separate jobs, as many at once as there
+                    are GPUs (CUDA_VISIBLE_DEVICES), then gather them into the ensemble
 
 A notebook whose code, parameters, data and earlier steps are unchanged since its last
 successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped.
@@ -61,9 +61,15 @@ if [ -n "$DATA" ]; then
 fi
 
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
-WORK="${KIT_WORK_DIR:-$ROOT}"  # where outputs/ goes (utils/paths.py reads the same variable)
+# Where outputs/ goes: the kit's folder, or a writable place when it is read-only (utils/paths.py).
+WORK="$("$PY" -c 'from utils.paths import WORK_ROOT; print(WORK_ROOT)')"
+export KIT_WORK_DIR="$WORK"
 OUT="$WORK/outputs/notebooks"
 mkdir -p "$OUT"
+
+if [ -z "$DATA" ]; then  # competition data attached on Kaggle or in Colab's Drive, as the notebooks would find it
+  DATA="$("$PY" -c 'from utils.environment import hosted_data_dir; print(hosted_data_dir() or "")')"
+fi
 
 digest() { "$PY" -c 'import hashlib, sys; print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest())'; }
 # What every step depends on besides its own notebook: the kit's code and the data.
@@ -73,31 +79,38 @@ if [ -n "$DATA" ]; then
 else
   data_key="embedded-$PROFILE"
 fi
-echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 
-# Each fold of 05 as its own papermill job, all at once, GPUs shared out in turn; 05 then gathers them.
+
+# Each fold of 05 as its own papermill job, one job per GPU at a time (one at a time without a GPU);
+# 05 then gathers the saved folds.
 run_folds_in_parallel() {
   local notebook="$1"; shift
-  local folds gpus pids=() k
+  local folds gpus slots k first pids
   folds="$("$PY" -c 'import sys; from utils.profiles import get_profile; print(get_profile(sys.argv[1]).folds)' "$PROFILE")"
   gpus="$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)"
-  for ((k = 0; k < folds; k++)); do
-    (
-      [ "$gpus" -gt 0 ] && export CUDA_VISIBLE_DEVICES=$((k % gpus))
-      "$PY" -m papermill "$notebook" "$OUT/.fold-$k.ipynb" "$@" -p fold "$k" >"$OUT/05_fold_$k.log" 2>&1
-    ) &
-    pids+=($!)
-  done
-  for k in "${!pids[@]}"; do
-    if ! wait "${pids[$k]}"; then
-      echo "FAILED"
-      echo "run_all.sh: fold $k of notebooks/05_kfold_ensemble.ipynb failed; log: $OUT/05_fold_$k.log" >&2
-      return 1
-    fi
+  slots=$(( gpus > 0 ? gpus : 1 ))
+  for ((first = 0; first < folds; first += slots)); do
+    pids=()
+    for ((k = first; k < folds && k < first + slots; k++)); do
+      (
+        [ "$gpus" -gt 0 ] && export CUDA_VISIBLE_DEVICES=$((k % gpus))
+        "$PY" -m papermill "$notebook" "$OUT/.fold-$k.ipynb" "$@" -p fold "$k" >"$OUT/05_fold_$k.log" 2>&1
+      ) &
+      pids+=($!)
+    done
+    for k in "${!pids[@]}"; do
+      if ! wait "${pids[$k]}"; then
+        kill "${pids[@]}" 2>/dev/null || true
+        echo "FAILED"
+        echo "run_all.sh: fold $((first + k)) of notebooks/05_kfold_ensemble.ipynb failed; log: $OUT/05_fold_$((first + k)).log" >&2
+        return 1
+      fi
+    done
   done
   rm -f "$OUT"/.fold-*.ipynb
 }
 
+echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 total_start=$SECONDS
 previous_key=""
 for notebook in notebooks/0[1-6]_*.ipynb; do

@@ -48,3 +48,11 @@ def test_augment_keeps_shapes_and_is_deterministic_for_a_seed():
     np.testing.assert_array_equal(a[0], b[0])
     assert not np.allclose(a[0], c[0])
     assert np.isfinite(a[0]).all()
+
+
+def test_slower_clip_wraps_its_end_onto_its_start():
+    wave = np.zeros((1, 16000), dtype=np.float32)
+    wave[0, 15900] = 1.0  # a click near the end
+    out = change_speed(wave, np.array([0.9]))[0]
+    wrapped = round(15900 / 0.9) - 16000  # where the click lands once slowed, past the end
+    assert out[wrapped - 3: wrapped + 3].max() > 0.5 and out[15000:].max() == 0

@@ -270,3 +270,15 @@ def load_test_answers(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | Non
     if not path.is_file():
         return None
     return read_answers(path, ids, clips_dir=Path(data_dir) / "test")
+
+
+def load_truth_if_matching(csv_path: str | Path, ids: np.ndarray) -> np.ndarray | None:
+    """A truth table's rows for ``ids`` if the file exists and holds exactly those ids, else None (with a note)."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        return None
+    table = read_word_table(csv_path, probabilities=True)
+    if set(table.index) != set(np.asarray(ids).tolist()):
+        print(f"{csv_path} holds other ids than the clips: not scoring against it")
+        return None
+    return table.loc[np.asarray(ids)].to_numpy()

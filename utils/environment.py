@@ -22,7 +22,7 @@ REQUIRED = {
     "nbconvert": "nbconvert>=7",
 }
 KAGGLE_INPUT = Path("/kaggle/input")
-COLAB_ROOTS = (Path("/content/drive/MyDrive"), Path("/content"))
+COLAB_ROOTS = (Path("/content/drive/MyDrive"),)  # not /content: the kit's own data/ sits there
 
 
 def hosting() -> str:

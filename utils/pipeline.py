@@ -62,7 +62,7 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
     features = clips
     if recipe.build_training_set is not None:
-        key = f"{Path(clips.filename).name}|{n}|{profile.seed}"
+        key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
         path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
         features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
     return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe)
@@ -125,12 +125,17 @@ def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]
     )
 
 
+def code_fingerprint() -> str:
+    """Changes whenever any module of the kit changes."""
+    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
+
+
 def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: str, test_clips: np.ndarray) -> str:
-    """What a saved fold result came from: clips, settings and the kit's code; another key means stale."""
-    code = hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
+    """What a saved fold result came from: clips, answers, settings and the kit's code; another key means stale."""
     test = getattr(test_clips, "filename", None) or len(test_clips)
+    answers = hashlib.sha1(np.ascontiguousarray(data.answers).tobytes()).hexdigest()
     return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|"
-            f"{Path(data.clips.filename).name}|{data.n}|{test}|{code}")
+            f"{Path(data.clips.filename).name}|{answers}|{test}|{code_fingerprint()}")
 
 
 def train_fold(

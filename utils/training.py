@@ -1,6 +1,7 @@
 """Training and prediction with Keras 3: batches streamed from memory-mapped arrays."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -128,7 +129,9 @@ def train_model(
     partial = model_path.with_name(f".{model_path.stem}.partial.keras")
     backup = model_path.with_name(f".{model_path.stem}.backup")  # weights, optimizer and epoch, every epoch
     best_file = model_path.with_name(f".{model_path.stem}.best.json")  # best val_loss of an interrupted run
-    run_key = f"{model_name}|{len(features)}|{len(train_rows)}|{len(val_rows)}|{epochs}|{batch_size}|{seed}"
+    data_key = hashlib.sha1(np.asarray(train_rows).tobytes() + np.asarray(val_rows).tobytes()
+                            + np.ascontiguousarray(targets).tobytes()).hexdigest()
+    run_key = f"{model_name}|{getattr(features, 'filename', len(features))}|{data_key}|{epochs}|{batch_size}|{seed}"
     state = json.loads(best_file.read_text()) if best_file.is_file() else {}
     resuming = backup.is_dir() and partial.is_file() and state.get("run") == run_key
     if not resuming:

@@ -48,7 +48,9 @@ class WaveAugment:
 def change_speed(waves: np.ndarray, factors: np.ndarray) -> np.ndarray:
     """Resample each clip by its factor (> 1 faster and higher), keeping its length.
 
-    A faster clip is padded with silence at the end; a slower one is cut.
+    A faster clip is padded with silence at the end; a slower one is longer
+    than the clip, and what runs past the end is added onto the start (as the
+    circular shift does), so no word is lost.
 
     Parameters
     ----------
@@ -56,14 +58,19 @@ def change_speed(waves: np.ndarray, factors: np.ndarray) -> np.ndarray:
     factors : np.ndarray, shape (batch,)
     """
     n, samples = waves.shape
-    positions = np.arange(samples)[None, :] * np.asarray(factors)[:, None]  # where output sample t reads
+    factors = np.asarray(factors, dtype=np.float64)
+    length = int(np.ceil(samples / min(factors.min(), 1.0)))
+    positions = np.arange(length)[None, :] * factors[:, None]  # where output sample t reads
     left = np.floor(positions).astype(np.int64)
     frac = (positions - left).astype(np.float32)
     inside = left + 1 < samples
     left = np.minimum(left, samples - 2)
     a = np.take_along_axis(waves, left, axis=1)
     b = np.take_along_axis(waves, left + 1, axis=1)
-    return np.where(inside, a + frac * (b - a), 0.0).astype(np.float32)
+    stretched = np.where(inside, a + frac * (b - a), 0.0).astype(np.float32)
+    out = stretched[:, :samples].copy()
+    out[:, : length - samples] += stretched[:, samples:]
+    return out
 
 
 def remix(waves: np.ndarray, targets: np.ndarray, rng: np.random.Generator, *, share: float) -> tuple[np.ndarray, np.ndarray]:
