@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -14,30 +15,30 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp")
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+@contextmanager
+def atomic_file(path: str | Path):
+    """Open a temporary sibling for binary writing; rename it onto ``path`` only if the block completes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
-    tmp.write_bytes(data)
+    with open(tmp, "wb") as handle:
+        yield handle
     os.replace(tmp, path)
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    with atomic_file(path) as handle:
+        handle.write(data)
 
 
 def save_npy_atomic(path: str | Path, array: np.ndarray) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         np.save(handle, array)
-    os.replace(tmp, path)
 
 
 def save_npz_atomic(path: str | Path, **arrays: np.ndarray) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_path(path)
-    with open(tmp, "wb") as handle:
+    with atomic_file(path) as handle:
         np.savez(handle, **arrays)
-    os.replace(tmp, path)
 
 
 def save_json_atomic(path: str | Path, data: dict) -> None:
