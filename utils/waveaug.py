@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+
+NOISE_BANK_SAMPLES = 1 << 20  # white noise that clips take their noise from, at random offsets
+
+
+@lru_cache(maxsize=1)
+def noise_bank() -> np.ndarray:
+    """A fixed stretch of unit Gaussian noise (float32), the same in every process."""
+    bank = np.random.default_rng(0).standard_normal(NOISE_BANK_SAMPLES, dtype=np.float32)
+    bank.flags.writeable = False
+    return bank
 
 
 @dataclass(frozen=True)
 class WaveAugment:
-    """Random re-mixing, speed, shift, gain and noise for a batch of 1 s waveforms.
+    """Random speed, shift, re-mixing, noise and gain for a batch of 1 s waveforms.
 
     Each field is a probability or a range; see ``__call__``.
     """
@@ -32,45 +43,72 @@ class WaveAugment:
         -------
         waves, targets : the same shapes; targets still sum to 1.
         """
-        waves = change_speed(waves, rng.uniform(*self.speed, size=len(waves)))
-        waves, targets = remix(waves, targets, rng, share=self.remix)
         n, samples = waves.shape
-        shifts = rng.integers(-int(self.shift * samples), int(self.shift * samples) + 1, size=n)
-        rows = (np.arange(samples)[None, :] - shifts[:, None]) % samples
-        waves = np.take_along_axis(waves, rows, axis=1)
-        waves = waves * (10 ** (rng.uniform(*self.gain_db, size=(n, 1)) / 20))
-        rms = np.sqrt(np.mean(waves**2, axis=1, keepdims=True)) + 1e-6
-        level = rms / 10 ** (rng.uniform(*self.snr_db, size=(n, 1)) / 20) * (rng.random((n, 1)) < self.noise)
-        waves = waves + level * rng.standard_normal(waves.shape, dtype=np.float32)
-        return waves.astype(np.float32), targets
+        limit = int(self.shift * samples)
+        waves = change_speed(waves, rng.uniform(*self.speed, size=n), shifts=rng.integers(-limit, limit + 1, size=n))
+        waves, targets = remix(waves, targets, rng, share=self.remix)
+        noisy = np.flatnonzero(rng.random(n) < self.noise)
+        snr = rng.uniform(*self.snr_db, size=len(noisy))
+        starts = rng.integers(0, NOISE_BANK_SAMPLES - samples, size=len(noisy))
+        bank = noise_bank()
+        for row, db, start in zip(noisy, snr, starts):
+            rms = np.sqrt(np.dot(waves[row], waves[row]) / samples) + 1e-6
+            waves[row] += np.float32(rms / 10 ** (db / 20)) * bank[start:start + samples]
+        waves *= (10 ** (rng.uniform(*self.gain_db, size=(n, 1)) / 20)).astype(np.float32)
+        return waves, targets
 
 
-def change_speed(waves: np.ndarray, factors: np.ndarray) -> np.ndarray:
-    """Resample each clip by its factor (> 1 faster and higher), keeping its length.
+def change_speed(waves: np.ndarray, factors: np.ndarray, *, shifts: np.ndarray | None = None) -> np.ndarray:
+    """Resample each clip by its factor (> 1 faster and higher), keeping its length, then shift it circularly.
 
     A faster clip is padded with silence at the end; a slower one is longer
     than the clip, and what runs past the end is added onto the start (as the
-    circular shift does), so no word is lost.
+    circular shift does), so no word is lost. Linear interpolation, float32.
 
     Parameters
     ----------
     waves : np.ndarray, shape (batch, samples)
     factors : np.ndarray, shape (batch,)
+    shifts : np.ndarray of int, shape (batch,), optional
+        Circular shift of each result, in samples (positive: later).
+
+    Returns
+    -------
+    np.ndarray, shape (batch, samples), float32, a new array
     """
     n, samples = waves.shape
-    factors = np.asarray(factors, dtype=np.float64)
-    length = int(np.ceil(samples / min(factors.min(), 1.0)))
-    positions = np.arange(length)[None, :] * factors[:, None]  # where output sample t reads
-    left = np.floor(positions).astype(np.int64)
-    frac = (positions - left).astype(np.float32)
-    inside = left + 1 < samples
-    left = np.minimum(left, samples - 2)
-    a = np.take_along_axis(waves, left, axis=1)
-    b = np.take_along_axis(waves, left + 1, axis=1)
-    stretched = np.where(inside, a + frac * (b - a), 0.0).astype(np.float32)
-    out = stretched[:, :samples].copy()
-    out[:, : length - samples] += stretched[:, samples:]
+    factors = np.asarray(factors, dtype=np.float32)[:, None]
+    shifts = np.zeros((n, 1), dtype=np.int64) if shifts is None else np.asarray(shifts, dtype=np.int64)[:, None]
+    flat = np.ascontiguousarray(waves, dtype=np.float32).ravel()
+    starts = (np.arange(n, dtype=np.int64) * samples)[:, None]
+
+    def read(positions):
+        """Slowed/sped clip at output positions (n, m), float32: interpolated input, 0 past its end."""
+        at = positions * factors
+        whole = np.floor(at)
+        frac = at - whole
+        left = whole.astype(np.int64)
+        inside = left < samples - 1
+        np.minimum(left, samples - 2, out=left)
+        left += starts
+        a = flat[left]
+        a += frac * (flat[left + 1] - a)
+        a[~inside] = 0
+        return a
+
+    wrapped = np.lib.stride_tricks.sliding_window_view(circular_positions(samples), samples)
+    out = read(wrapped[samples - shifts[:, 0]])  # output sample t reads position (t - shift) mod samples
+    overflow = int(np.ceil(samples / min(float(factors.min()), 1.0))) - samples
+    if overflow > 0:  # the part of slowed clips past the end, added onto the start
+        tail = np.arange(overflow)[None, :]
+        out.ravel()[(tail + shifts) % samples + starts] += read(tail.astype(np.float32) + samples)
     return out
+
+
+@lru_cache(maxsize=4)
+def circular_positions(samples: int) -> np.ndarray:
+    """0 .. samples-1 three times over, float32: any window of it is a circularly shifted ramp."""
+    return np.tile(np.arange(samples, dtype=np.float32), 3)
 
 
 def remix(waves: np.ndarray, targets: np.ndarray, rng: np.random.Generator, *, share: float) -> tuple[np.ndarray, np.ndarray]:
