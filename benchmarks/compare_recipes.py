@@ -36,7 +36,7 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth) -
     start = time.perf_counter()
     data = prepare_training(data_dir, profile, recipe)
     prepared = time.perf_counter() - start
-    train_idx, val_idx = holdout_split(data.n, seed=profile.seed)
+    train_idx, val_idx = holdout_split(data.n, seed=profile.seed, groups=data.groups)
     start = time.perf_counter()
     net, history = train_on_split(
         data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(recipe, fold=False),

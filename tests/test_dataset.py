@@ -9,7 +9,7 @@ import soundfile as sf
 
 from utils.dataset import (
     DataError, DataWarning, clip_id, list_clips, load_clips, load_test_answers, load_train, read_answers,
-    read_clip, read_template_ids,
+    read_clip, read_groups, read_template_ids,
 )
 from utils.words import WORDS
 
@@ -200,3 +200,22 @@ def test_read_answers_returns_rows_in_id_order(dacon_folder):
     answers = read_answers(dacon_folder / "test_answer.csv", np.array([4, 0, 1, 2, 3]))
     table = pd.read_csv(dacon_folder / "test_answer.csv")
     np.testing.assert_array_equal(answers[0], table[WORDS].iloc[4].to_numpy(dtype=np.float32))
+
+
+def test_groups_are_aligned_by_id_and_optional(dacon_folder):
+    ids = np.arange(12)
+    assert read_groups(dacon_folder, ids) is None
+    pd.DataFrame({"id": ids[::-1], "group": ids[::-1] % 3}).to_csv(dacon_folder / "train_groups.csv", index=False)
+    np.testing.assert_array_equal(read_groups(dacon_folder, ids), ids % 3)
+
+
+@pytest.mark.parametrize("table, expected", [
+    ("id,speaker\n0,1\n", "expected the columns id, group"),
+    ("id,group\n0,a\n", "row 2 \\(id 0\\): expected an integer id and an integer group"),
+    ("id,group\n0,1\n0,2\n", "row 3 \\(id 0\\): the id appears more than once"),
+    ("id,group\n0,1\n", "no row for 11 clips"),
+])
+def test_bad_groups_name_the_file_and_row(dacon_folder, table, expected):
+    (dacon_folder / "train_groups.csv").write_text(table)
+    with pytest.raises(DataError, match=f"train_groups.csv: {expected}"):
+        read_groups(dacon_folder, np.arange(12))

@@ -10,6 +10,7 @@ from utils.mixing import (
     main,
     make_embedded_dataset,
     mix_words,
+    speaker_groups,
     split_bank_by_speaker,
     write_dataset,
 )
@@ -48,7 +49,8 @@ def corpus(tmp_path):
 
 
 def test_mix_words_shapes_and_labels():
-    clips, labels = mix_words(tone_bank(), n_clips=1100, seed=0)  # more than one chunk
+    clips, labels, groups = mix_words(tone_bank(), n_clips=1100, seed=0)  # more than one chunk
+    assert (groups == 0).all()
     assert clips.dtype == np.int16 and clips.shape == (1100, CLIP_SAMPLES)
     assert labels.dtype == np.float32 and labels.shape == (1100, len(WORDS))
     assert ((labels == 0.25).sum(axis=1) == 4).all()
@@ -59,11 +61,40 @@ def test_mix_words_shapes_and_labels():
 
 def test_mix_words_depends_only_on_seed():
     bank = tone_bank()
-    clips, labels = mix_words(bank, n_clips=50, seed=1)
-    same_clips, same_labels = mix_words(bank, n_clips=50, seed=1)
-    other_clips, other_labels = mix_words(bank, n_clips=50, seed=2)
+    clips, labels, _ = mix_words(bank, n_clips=50, seed=1)
+    same_clips, same_labels, _ = mix_words(bank, n_clips=50, seed=1)
+    other_clips, other_labels, _ = mix_words(bank, n_clips=50, seed=2)
     assert np.array_equal(clips, same_clips) and np.array_equal(labels, same_labels)
     assert not np.array_equal(clips, other_clips) and not np.array_equal(labels, other_labels)
+
+
+def test_grouped_clips_mix_voices_of_one_group_only():
+    low = tone_bank(("a", "b"))  # tones below 1.2 kHz; c says its words as tones above 3 kHz
+    bank = {w: low[w] + [("c", 0.5 * np.sin(2 * np.pi * (3000 + 30 * i) * np.arange(4000) / SAMPLE_RATE))]
+            for i, w in enumerate(WORDS)}
+    clips, labels, groups = mix_words(bank, n_clips=200, seed=0, groups={"a": 0, "b": 0, "c": 1})
+    assert set(groups.tolist()) == {0, 1}
+    power = np.abs(np.fft.rfft(clips.astype(np.float64), axis=1)) ** 2
+    high_share = power[:, 2500:].sum(axis=1) / power.sum(axis=1)  # bins are 1 Hz apart
+    assert (high_share[groups == 1] > 0.9).all() and (high_share[groups == 0] < 0.1).all()  # a mix: ~0.25 or more
+    again = mix_words(bank, n_clips=200, seed=0, groups={"a": 0, "b": 0, "c": 1})
+    assert np.array_equal(again[0], clips) and np.array_equal(again[2], groups)
+
+
+def test_a_group_missing_a_word_is_named():
+    bank = tone_bank(("a", "b"))
+    bank["wow"] = bank["wow"][:1]  # only speaker a says it
+    with pytest.raises(ValueError, match="'wow' by a speaker of voice group 1"):
+        mix_words(bank, n_clips=5, seed=0, groups={"a": 0, "b": 1})
+
+
+def test_speaker_groups_keep_speakers_of_a_key_together():
+    keys = {f"en+{v}/r{r}": v for v in ("m1", "m2", "f1", "f2", "f3") for r in (150, 170)}
+    groups = speaker_groups(keys, n_groups=3, seed=0)
+    assert set(groups.values()) == {0, 1, 2}
+    for variant in ("m1", "m2", "f1", "f2", "f3"):
+        assert groups[f"en+{variant}/r150"] == groups[f"en+{variant}/r170"]
+    assert set(speaker_groups(keys, n_groups=10, seed=0).values()) == set(range(5))  # at most one per key
 
 
 def test_mix_words_needs_every_word():
@@ -137,8 +168,11 @@ def test_make_embedded_dataset(tmp_path):
     test_variants = {name.split("+")[1].split("/")[0] for name in voices["test"]}
     assert not train_variants & test_variants
     assert len(list((out / "train").iterdir())) == 6 and len(pd.read_csv(out / "test_answer.csv")) == 3
+    groups = pd.read_csv(out / "train_groups.csv")
+    assert groups["id"].tolist() == list(range(6)) and set(groups["group"]) <= set(voices["groups"].values())
+    assert set(voices["groups"]) == set(voices["train"])
     again = make_embedded_dataset(tmp_path / "again", **sizes)
-    for name in ("train/train_00005.wav", "test/test_00002.wav", "voices.json"):
+    for name in ("train/train_00005.wav", "test/test_00002.wav", "voices.json", "train_groups.csv"):
         assert (out / name).read_bytes() == (again / name).read_bytes()
 
 
@@ -181,3 +215,4 @@ def test_cli_from_word_folder(corpus, tmp_path, capsys):
     main(["--out", str(tmp_path / "data"), "--train", "4", "--test", "2", "--seed", "3", "--words-from", str(corpus)])
     assert "wrote" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "data" / "train_answer.csv")) == 4
+    assert set(pd.read_csv(tmp_path / "data" / "train_groups.csv")["group"]) <= {0, 1}  # 2 training speakers

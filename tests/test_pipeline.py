@@ -85,3 +85,28 @@ def test_a_trained_fold_is_saved_and_reused(dacon_folder, tmp_path, monkeypatch)
     np.testing.assert_array_equal(again["oof"], first["oof"])
     with pytest.raises(AssertionError, match="trained again"):  # another fold count: stale, so it trains
         train_fold(data, profile, 1, folds=4, test_clips=test_clips)
+
+
+def test_a_fold_holds_out_whole_voice_groups(dacon_folder, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import utils.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path / "models")
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
+    profile = get_profile("smoke")
+    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    np.testing.assert_array_equal(data.groups, groups)
+
+    class Split(Exception):
+        pass
+
+    def record_split(*args, train_idx, val_idx, **kwargs):
+        raise Split(train_idx, val_idx)
+
+    monkeypatch.setattr(pipeline, "train_on_split", record_split)
+    with pytest.raises(Split) as split:
+        train_fold(data, profile, 0, folds=3, test_clips=data.clips[:2])
+    train_idx, val_idx = split.value.args
+    assert len(val_idx) == 4 and not set(groups[train_idx]) & set(groups[val_idx])

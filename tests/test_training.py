@@ -42,6 +42,29 @@ def test_batches_serve_requested_rows_with_a_channel_axis():
     assert sorted(seen) == [2, 5, 7]
 
 
+def test_grouped_holdout_keeps_whole_groups_out():
+    groups = np.repeat(np.arange(10), 7)
+    train, val = holdout_split(70, seed=3, groups=groups)
+    assert len(np.unique(groups[val])) == 2  # 20% of the groups
+    assert not set(groups[train]) & set(groups[val]) and len(train) + len(val) == 70
+
+
+def test_grouped_folds_validate_each_group_once():
+    groups = np.random.default_rng(0).integers(0, 7, size=60)
+    splits = kfold_splits(60, folds=3, seed=1, groups=groups)
+    seen = np.concatenate([val for _, val in splits])
+    assert sorted(seen) == list(range(60))
+    for train, val in splits:
+        assert not set(groups[train]) & set(groups[val])
+
+
+def test_too_few_groups_are_refused():
+    with pytest.raises(ValueError, match="at least 3 groups"):
+        kfold_splits(10, folds=3, groups=np.array([0, 1] * 5))
+    with pytest.raises(ValueError, match="one group per clip"):
+        holdout_split(10, groups=np.zeros(9))
+
+
 def test_train_model_saves_best_model_and_predicts(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 98, 221)).astype(np.float16)

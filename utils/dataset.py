@@ -6,6 +6,7 @@ The layout (read-only: nothing here writes inside it)::
     DATA_DIR/train_answer.csv            id, then the 30 word columns
     DATA_DIR/test/test_00000.wav ...
     DATA_DIR/submission.csv              id, then the 30 word columns
+    DATA_DIR/train_groups.csv            optional: id, group (clips of a group are validated together)
 
 Clips are decoded once into an int16 array cached under outputs/cache and
 memory-mapped on later calls while the folder is unchanged.
@@ -262,6 +263,38 @@ def load_train(data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tu
     ids, clips = load_clips(data_dir / "train", cache_dir=cache_dir)
     answers = read_answers(data_dir / "train_answer.csv", ids, clips_dir=data_dir / "train")
     return ids, clips, answers
+
+
+def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
+    """Each training clip's group from ``train_groups.csv``, or None when the file is absent.
+
+    Clips of one group share voices (the embedded data) or speakers (a user's
+    own file); splits then hold out whole groups, so validation measures
+    voices the model never heard.
+
+    Returns
+    -------
+    np.ndarray, shape (len(ids),), int64, or None
+    """
+    csv_path = Path(data_dir) / "train_groups.csv"
+    if not csv_path.is_file():
+        return None
+    try:
+        frame = pd.read_csv(csv_path)
+    except Exception as error:
+        raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+    if list(frame.columns) != ["id", "group"]:
+        raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}")
+    values = frame.apply(pd.to_numeric, errors="coerce")
+    bad = np.flatnonzero(values.isna().any(axis=1).to_numpy() | (values % 1 != 0).any(axis=1).to_numpy())
+    if len(bad):
+        raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and an integer group")
+    frame = values.astype(np.int64)
+    dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
+    if len(dup):
+        raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
+    _check_ids_match(np.asarray(ids), frame["id"].to_numpy(), clips_where=Path(data_dir) / "train", table_where=csv_path)
+    return frame.set_index("id")["group"].loc[np.asarray(ids)].to_numpy()
 
 
 def load_test_answers(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:

@@ -7,6 +7,7 @@ The layout written (the kit's contract with its users)::
     DATA_DIR/test/test_00000.wav ...
     DATA_DIR/submission.csv              id, then the 30 WORDS, all 0 (the template)
     DATA_DIR/test_answer.csv             like train_answer.csv, for scoring only
+    DATA_DIR/train_groups.csv            id, group: the voice group each training clip's words come from
 
 Words come either from eSpeak NG (``utils.synth``) or from a folder-per-word
 corpus such as Google Speech Commands. Command line::
@@ -37,41 +38,51 @@ NOISE_DB_RANGE = (-50.0, -30.0)  # noise std relative to the mix's peak
 PEAK_RANGE = (0.5, 0.95)  # final peak, as a fraction of int16 full scale
 MIN_INSIDE = 0.75  # fraction of each word kept inside the clip
 TEST_SPEAKER_FRACTION = 0.2  # for folder corpora
+VOICE_GROUPS = 10  # training clips mix voices of one group; validation can hold out whole groups
 _CHUNK = 1024  # clips mixed at a time; fixed so results do not depend on memory use
 
 
-def _flatten_bank(bank: WordBank) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All utterances end to end, grouped by word in WORDS order.
+def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
+    """All utterances end to end, grouped by word in WORDS order, then by speaker group.
 
     Returns
     -------
     flat : np.ndarray, shape (total,), float32
     starts, lengths : np.ndarray, shape (n_utterances,), int64
-    word_first, word_count : np.ndarray, shape (30,), int64
-        Utterances of word w are ``word_first[w] + arange(word_count[w])``.
+    first, count : np.ndarray, shape (30, n_groups), int64
+        Utterances of word w by speakers of group g are ``first[w, g] + arange(count[w, g])``.
     """
-    pieces, word_count = [], []
-    for word in WORDS:
-        utterances = [np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES] for _, audio in bank.get(word, [])]
-        utterances = [audio for audio in utterances if audio.size]
-        if not utterances:
+    n_groups = max(groups.values()) + 1 if groups else 1
+    pieces, first, count = [], np.zeros((N_WORDS, n_groups), np.int64), np.zeros((N_WORDS, n_groups), np.int64)
+    for w, word in enumerate(WORDS):
+        by_group = [[] for _ in range(n_groups)]
+        for speaker, audio in bank.get(word, []):
+            audio = np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES]
+            if audio.size:
+                by_group[groups[speaker] if groups else 0].append(audio)
+        if not any(by_group):
             raise ValueError(f"the word bank has no utterance of {word!r}")
-        pieces += utterances
-        word_count.append(len(utterances))
+        for g, utterances in enumerate(by_group):
+            if not utterances:
+                raise ValueError(f"the word bank has no utterance of {word!r} by a speaker of voice group {g}")
+            first[w, g], count[w, g] = len(pieces), len(utterances)
+            pieces += utterances
     lengths = np.array([len(p) for p in pieces], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    word_count = np.array(word_count, dtype=np.int64)
-    word_first = np.concatenate([[0], np.cumsum(word_count)[:-1]])
-    return np.concatenate(pieces), starts, lengths, word_first, word_count
+    return np.concatenate(pieces), starts, lengths, first, count
 
 
-def _iter_mix(bank: WordBank, *, n_clips: int, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """mix_words in chunks of up to _CHUNK clips, same results, bounded memory."""
-    flat, starts, lengths, word_first, word_count = _flatten_bank(bank)
+def _iter_mix(
+    bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """mix_words in chunks of up to _CHUNK clips, same results, bounded memory; also yields each clip's group."""
+    flat, starts, lengths, first, count = _flatten_bank(bank, groups)
     rng = np.random.default_rng(seed)
     # Every random choice but the noise, for all clips at once: shape (n_clips, 4).
     words = np.argsort(rng.random((n_clips, N_WORDS)), axis=1)[:, :WORDS_PER_CLIP]
-    utterance = word_first[words] + (rng.random(words.shape) * word_count[words]).astype(np.int64)
+    group = rng.integers(first.shape[1], size=n_clips) if groups else np.zeros(n_clips, dtype=np.int64)
+    first, count = first[words, group[:, None]], count[words, group[:, None]]
+    utterance = first + (rng.random(words.shape) * count).astype(np.int64)
     length = lengths[utterance]
     max_offset = CLIP_SAMPLES - np.ceil(MIN_INSIDE * length).astype(np.int64)
     offset = (rng.random(words.shape) * (max_offset + 1)).astype(np.int64)
@@ -99,37 +110,64 @@ def _iter_mix(bank: WordBank, *, n_clips: int, seed: int) -> Iterator[tuple[np.n
         mix += noise * (mix_peak * noise_scale[rows]).astype(np.float32)[:, None]
         scale = peak[rows] * 32767 / np.maximum(np.abs(mix).max(axis=1), 1e-12)
         clips = np.clip(np.rint(mix * scale.astype(np.float32)[:, None]), -32767, 32767).astype(np.int16)
-        yield clips, labels[rows]
+        yield clips, labels[rows], group[rows]
 
 
-def mix_words(bank: WordBank, *, n_clips: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def mix_words(
+    bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Overlap four different words per clip.
 
-    Each word is a random utterance from ``bank`` (any speaker) at a random
-    offset (at least ``MIN_INSIDE`` of it inside the clip) and random gain;
-    the sum gets light Gaussian noise and is scaled to a random peak.
+    Each word is a random utterance from ``bank`` at a random offset (at least
+    ``MIN_INSIDE`` of it inside the clip) and random gain; the sum gets light
+    Gaussian noise and is scaled to a random peak. With ``groups``, each clip
+    takes all its words from the speakers of one random group, so whole
+    groups of voices can be held out to validate on.
 
     Parameters
     ----------
     bank : WordBank
-        Needs at least one utterance of every word in WORDS.
+        Needs at least one utterance of every word in WORDS (in every group).
     n_clips : int
     seed : int
+    groups : mapping of speaker name to group number (0, 1, ...), optional
+        Without it, any speaker goes with any other.
 
     Returns
     -------
     clips : np.ndarray, shape (n_clips, 16000), int16
     labels : np.ndarray, shape (n_clips, 30), float32
         0.25 in the columns (WORDS order) of the four words, else 0.
+    clip_groups : np.ndarray, shape (n_clips,), int64
+        Each clip's group (all 0 without ``groups``).
     """
     clips = np.empty((n_clips, CLIP_SAMPLES), dtype=np.int16)
     labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
+    clip_groups = np.empty(n_clips, dtype=np.int64)
     done = 0
-    for chunk_clips, chunk_labels in _iter_mix(bank, n_clips=n_clips, seed=seed):
-        clips[done : done + len(chunk_clips)] = chunk_clips
-        labels[done : done + len(chunk_clips)] = chunk_labels
+    for chunk_clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, seed=seed, groups=groups):
+        rows = slice(done, done + len(chunk_clips))
+        clips[rows], labels[rows], clip_groups[rows] = chunk_clips, chunk_labels, chunk_groups
         done += len(chunk_clips)
-    return clips, labels
+    return clips, labels, clip_groups
+
+
+def speaker_groups(keys: Mapping[str, str], *, n_groups: int, seed: int) -> dict[str, int]:
+    """Speakers into about ``n_groups`` groups so that speakers sharing a key share a group.
+
+    Parameters
+    ----------
+    keys : mapping of speaker name to its key (a voice variant, or the speaker itself)
+
+    Returns
+    -------
+    dict of speaker name to group number, 0 .. min(n_groups, distinct keys) - 1
+    """
+    distinct = sorted(set(keys.values()))
+    n_groups = min(n_groups, len(distinct))
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    group_of = {distinct[i]: position % n_groups for position, i in enumerate(order)}
+    return {speaker: group_of[key] for speaker, key in keys.items()}
 
 
 def _speaker_of(path: Path) -> str:
@@ -218,20 +256,24 @@ def _word_table(ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     return table
 
 
-def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, seed: int) -> None:
-    """Write ``out_dir/side/side_00000.wav ...`` and ``out_dir/side_answer.csv``."""
+def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, seed: int,
+                groups: Mapping[str, int] | None = None) -> None:
+    """Write ``out_dir/side/side_00000.wav ...``, ``out_dir/side_answer.csv`` and, with groups, ``side_groups.csv``."""
     folder = out_dir / side
     folder.mkdir()
     digits = max(5, len(str(n_clips - 1)))
     labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
+    clip_groups = np.empty(n_clips, dtype=np.int64)
     done = 0
-    for clips, chunk_labels in _iter_mix(bank, n_clips=n_clips, seed=seed):
+    for clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, seed=seed, groups=groups):
         for clip in clips:
             _write_wav(folder / f"{side}_{done:0{digits}d}.wav", clip)
             done += 1
-        labels[done - len(clips) : done] = chunk_labels
+        labels[done - len(clips) : done], clip_groups[done - len(clips) : done] = chunk_labels, chunk_groups
     # %g writes the labels as exactly 0.25 and 0.
     _word_table(np.arange(n_clips), labels).to_csv(out_dir / f"{side}_answer.csv", index=False, float_format="%g")
+    if groups:
+        pd.DataFrame({"id": np.arange(n_clips), "group": clip_groups}).to_csv(out_dir / f"{side}_groups.csv", index=False)
 
 
 def write_dataset(
@@ -242,6 +284,7 @@ def write_dataset(
     n_train: int,
     n_test: int,
     seed: int,
+    train_groups: Mapping[str, int] | None = None,
     extra_json: Mapping[str, object] | None = None,
 ) -> Path:
     """Mix and write a full DACON-layout dataset, atomically.
@@ -258,6 +301,9 @@ def write_dataset(
     n_train, n_test : int
         Number of clips on each side, at least 1.
     seed : int
+    train_groups : mapping of speaker name to group number, optional
+        Each training clip then takes its words from one group's speakers,
+        and ``train_groups.csv`` records the group of every training clip.
     extra_json : mapping of file name to JSON-serialisable object, optional
         Extra files to write beside the layout (like ``voices.json``).
 
@@ -276,7 +322,7 @@ def write_dataset(
     tmp_dir.mkdir(parents=True)
     try:
         train_seed, test_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-        _write_side(tmp_dir, "train", train_bank, n_train, train_seed)
+        _write_side(tmp_dir, "train", train_bank, n_train, train_seed, train_groups)
         _write_side(tmp_dir, "test", test_bank, n_test, test_seed)
         template = np.zeros((n_test, N_WORDS), dtype=np.int64)
         _word_table(np.arange(n_test), template).to_csv(tmp_dir / "submission.csv", index=False)
@@ -302,7 +348,11 @@ def make_embedded_dataset(
 ) -> Path:
     """Write a dataset from eSpeak NG speakers; test speakers use unseen voice variants.
 
-    Also writes ``voices.json`` (train and test speaker names) beside the layout.
+    Training speakers fall into ``VOICE_GROUPS`` groups of whole voice
+    variants, and each training clip mixes voices of one group (see
+    ``train_groups.csv``), so validation can hold out voices as the test side
+    does. Also writes ``voices.json`` (train and test speaker names, and each
+    training speaker's group) beside the layout.
 
     Returns
     -------
@@ -312,7 +362,8 @@ def make_embedded_dataset(
     out_dir = Path(out_dir)
     _check_free(out_dir)  # before the banks, which take a few seconds
     train_speakers, test_speakers = split_speakers(n_train=n_train_speakers, n_test=n_test_speakers, seed=seed)
-    voices = {"train": [s.name for s in train_speakers], "test": [s.name for s in test_speakers]}
+    groups = speaker_groups({s.name: s.variant for s in train_speakers}, n_groups=VOICE_GROUPS, seed=seed)
+    voices = {"train": [s.name for s in train_speakers], "test": [s.name for s in test_speakers], "groups": groups}
     return write_dataset(
         out_dir,
         train_bank=build_word_bank(train_speakers),
@@ -320,6 +371,7 @@ def make_embedded_dataset(
         n_train=n_train,
         n_test=n_test,
         seed=seed,
+        train_groups=groups,
         extra_json={"voices.json": voices},
     )
 
@@ -347,9 +399,11 @@ def main(argv: list[str] | None = None) -> None:
             train_bank, test_bank = split_bank_by_speaker(
                 load_word_folder(args.words_from), test_fraction=TEST_SPEAKER_FRACTION, seed=args.seed
             )
+            speakers = {speaker for utterances in train_bank.values() for speaker, _ in utterances}
             write_dataset(
                 args.out, train_bank=train_bank, test_bank=test_bank,
                 n_train=args.train, n_test=args.test, seed=args.seed,
+                train_groups=speaker_groups({s: s for s in speakers}, n_groups=VOICE_GROUPS, seed=args.seed),
             )
     except (OSError, ValueError, RuntimeError) as error:
         sys.exit(f"error: {error}")

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from utils.calibration import IDENTITY, fit_calibration
-from utils.dataset import DataError, load_train
+from utils.dataset import DataError, load_train, read_groups
 from utils.environment import hosted_data_dir
 from utils.mixing import make_embedded_dataset
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
@@ -48,6 +48,7 @@ class TrainingData:
     features: np.ndarray  # (copies * n, ...) what training reads, row = copy * n + clip
     targets: np.ndarray  # (copies * n, 30)
     recipe: Recipe
+    groups: np.ndarray | None = None  # (n,) voice group of each clip (train_groups.csv), if known
 
     @property
     def n(self) -> int:
@@ -59,13 +60,15 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     recipe = get_recipe(recipe_name)
     ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
     n = min(profile.train_clips or len(ids), len(ids))
+    groups = read_groups(data_dir, ids)
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
+    groups = None if groups is None else groups[:n]
     features = clips
     if recipe.build_training_set is not None:
         key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
         path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
         features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe)
+    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups)
 
 
 def train_on_split(
@@ -133,7 +136,8 @@ def code_fingerprint() -> str:
 def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: str, test_clips: np.ndarray) -> str:
     """What a saved fold result came from: clips, answers, settings and the kit's code; another key means stale."""
     test = getattr(test_clips, "filename", None) or len(test_clips)
-    answers = hashlib.sha1(np.ascontiguousarray(data.answers).tobytes()).hexdigest()
+    groups = b"" if data.groups is None else np.ascontiguousarray(data.groups).tobytes()
+    answers = hashlib.sha1(np.ascontiguousarray(data.answers).tobytes() + groups).hexdigest()
     return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|"
             f"{Path(data.clips.filename).name}|{answers}|{test}|{code_fingerprint()}")
 
@@ -157,7 +161,7 @@ def train_fold(
         saved = np.load(path)
         if str(saved["key"]) == key:
             return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
-    train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed)[k]
+    train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed, groups=data.groups)[k]
     net, history = train_on_split(
         data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.name, fold=True),
         model_path=MODELS_DIR / f"fold_{k}.keras", seed=profile.seed + k, model_name=model_name,

@@ -68,19 +68,51 @@ class FeatureBatches(keras.utils.PyDataset):
             self.rng.shuffle(self.order)
 
 
-def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Random train / validation clip indices (80/20 by default)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, int(round(n * val_fraction)))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
+                  groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Random train / validation clip indices (80/20 by default).
+
+    With ``groups`` (one per clip), whole groups go to validation: about
+    ``val_fraction`` of the groups, at least one.
+    """
+    if groups is None:
+        order = np.random.default_rng(seed).permutation(n)
+        n_val = max(1, int(round(n * val_fraction)))
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    names = _group_names(groups, n, at_least=2)
+    n_val = min(max(1, int(round(len(names) * val_fraction))), len(names) - 1)
+    held = np.isin(groups, np.random.default_rng(seed).permutation(names)[:n_val])
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def kfold_splits(n: int, *, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """K (train, validation) clip index pairs; every clip is validated exactly once."""
-    if not 2 <= folds <= n:
-        raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
-    parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
+def kfold_splits(n: int, *, folds: int, seed: int = 0,
+                 groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K (train, validation) clip index pairs; every clip is validated exactly once.
+
+    With ``groups`` (one per clip), each group is validated in one fold only,
+    so a fold's model never heard the voices it is scored on.
+    """
+    if groups is None:
+        if not 2 <= folds <= n:
+            raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
+        parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
+    else:
+        names = np.random.default_rng(seed).permutation(_group_names(groups, n, at_least=folds))
+        fold_of = dict(zip(names.tolist(), np.arange(len(names)) % folds))
+        which = np.array([fold_of[g] for g in np.asarray(groups).tolist()])
+        parts = [np.flatnonzero(which == k) for k in range(folds)]
     return [(np.sort(np.concatenate(parts[:k] + parts[k + 1:])), np.sort(parts[k])) for k in range(folds)]
+
+
+def _group_names(groups: np.ndarray, n: int, *, at_least: int) -> np.ndarray:
+    """The distinct groups, checked: one per clip, and enough of them to split."""
+    groups = np.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"expected one group per clip ({n}), got an array of shape {groups.shape}")
+    names = np.unique(groups)
+    if len(names) < max(at_least, 2):
+        raise ValueError(f"need at least {max(at_least, 2)} groups of clips to split, found {len(names)}")
+    return names
 
 
 def copy_rows(clip_indices: np.ndarray, *, n_clips: int, copies: int) -> np.ndarray:
