@@ -42,6 +42,29 @@ def test_batches_serve_requested_rows_with_a_channel_axis():
     assert sorted(seen) == [2, 5, 7]
 
 
+def test_augmented_batches_do_not_depend_on_the_order_they_are_made_in():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from utils.waveaug import WaveAugment
+
+    x = np.random.default_rng(0).integers(-3000, 3000, size=(40, 16000)).astype(np.int16)
+    y = np.full((40, 30), 1 / 30, dtype=np.float32)
+
+    def batches():
+        return FeatureBatches(x, np.arange(40), targets=y, batch_size=8, shuffle=True, seed=5,
+                              transform=lambda b: b.astype(np.float32) / 32768, augment=WaveAugment(), workers=4)
+
+    forward = [batches()[i] for i in range(5)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(batches().__getitem__, reversed(range(5))))[::-1]
+    for (xa, ya), (xb, yb) in zip(forward, threaded):
+        np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
+    again = batches()
+    again.on_epoch_end()
+    assert not np.array_equal(again[0][0], forward[0][0])  # the next epoch is augmented afresh
+
+
 def test_grouped_holdout_keeps_whole_groups_out():
     groups = np.repeat(np.arange(10), 7)
     train, val = holdout_split(70, seed=3, groups=groups)

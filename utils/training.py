@@ -1,6 +1,8 @@
 """Training and prediction with Keras 3: batches streamed from memory-mapped arrays."""
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -29,29 +31,67 @@ class FeatureBatches(keras.utils.PyDataset):
         Applied to each batch of features (for example a featuriser for raw clips).
     augment : callable, optional
         ``augment(x, targets, rng) -> (x, targets)``, applied after ``transform`` (training only).
+        Its ``rng`` comes from (seed, epoch, batch index), so batches are the
+        same whatever order or thread they are made in.
+    workers : int
+        Threads that prepare batches ahead of the model (1: made when asked).
+    multiple_of : int
+        Make every batch's size a multiple of this, for a batch split evenly
+        across devices; ``batch_size`` must be a multiple of it. Needs targets.
+    remainder : {"drop", "pad"}
+        How the last batch gets there when ``multiple_of`` > 1. ``"drop"``
+        (training) leaves its remainder rows out of this epoch, fewer than
+        ``multiple_of``; with ``shuffle`` they are other rows every epoch.
+        ``"pad"`` (validation) repeats its last row and serves
+        ``(x, targets, weights)``: weight 0 for the padding and
+        ``padded rows / real rows`` for every real row, so that Keras' mean
+        loss over the padded rows equals the mean over the real rows.
     """
 
     def __init__(self, features, rows, *, targets=None, batch_size=256, shuffle=False, seed=0, transform=None,
-                 augment=None):
-        super().__init__()
+                 augment=None, multiple_of=1, remainder="drop", workers=1):
+        super().__init__(workers=workers, max_queue_size=2 * workers)
         self.features = features
         self.targets = targets
         self.order = np.array(rows, dtype=np.int64)
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
+        self.seed = seed
+        self.epoch = 0
+        self.rng = np.random.default_rng(seed)  # the order of rows; batches use their own
         self.transform = transform
         self.augment = augment
+        self.multiple_of = multiple_of
+        self.remainder = remainder
+        if remainder not in ("drop", "pad"):
+            raise ValueError(f"remainder must be 'drop' or 'pad', got {remainder!r}")
+        if multiple_of > 1:
+            if batch_size % multiple_of:
+                raise ValueError(f"batch_size {batch_size} is not a multiple of {multiple_of}")
+            if targets is None:
+                raise ValueError("multiple_of > 1 needs targets")
+            if remainder == "drop" and len(self.order) < multiple_of:
+                raise ValueError(f"{len(self.order)} rows cannot fill one batch split across {multiple_of} devices")
         if shuffle:
             self.rng.shuffle(self.order)
 
+    def _served(self) -> int:
+        """How many rows an epoch serves, padding included."""
+        n, m = len(self.order), self.multiple_of
+        return n - n % m if self.remainder == "drop" else math.ceil(n / m) * m
+
     def __len__(self) -> int:
-        return math.ceil(len(self.order) / self.batch_size)
+        return math.ceil(self._served() / self.batch_size)
 
     def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        start = index * self.batch_size
+        stop = min(start + self.batch_size, self._served())
+        rows = self.order[start:stop]
+        padding = stop - start - len(rows)  # only in a padded last batch
         if self.shuffle:
             rows = np.sort(rows)  # sorted reads are faster on a memory map
+        if padding:
+            rows = np.concatenate([rows, np.repeat(rows[-1:], padding)])
         x = np.asarray(self.features[rows])
         x = self.transform(x) if self.transform else x.astype(np.float32)
         if x.ndim == 3:
@@ -60,10 +100,15 @@ class FeatureBatches(keras.utils.PyDataset):
             return (x,)
         y = self.targets[rows]
         if self.augment:
-            x, y = self.augment(x, y, self.rng)
+            x, y = self.augment(x, y, np.random.default_rng([self.seed, self.epoch, index]))
+        if self.multiple_of > 1 and self.remainder == "pad":
+            weights = np.full(len(rows), self._served() / len(self.order), dtype=np.float32)
+            weights[len(rows) - padding:] = 0
+            return x, y, weights
         return x, y
 
     def on_epoch_end(self) -> None:
+        self.epoch += 1
         if self.shuffle:
             self.rng.shuffle(self.order)
 
@@ -138,10 +183,116 @@ def gpu_available() -> bool:
     return False
 
 
+def accelerator_count() -> int:
+    """How many GPUs (or TPUs, on JAX) the Keras backend sees."""
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return 0 if jax.default_backend() == "cpu" else jax.device_count()
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return 0
+
+
+def input_workers() -> int:
+    """Threads preparing training batches: several beside a GPU, so it never waits; 1 on a CPU, which computes."""
+    return min(8, os.cpu_count() or 1) if gpu_available() else 1
+
+
+def replica_count(devices: int | None = None, batch_size: int | None = None) -> int:
+    """How many devices ``train_model(devices=...)`` replicates the model over.
+
+    ``None`` means every accelerator when there are several (with
+    ``batch_size``, as many as split it evenly), else 1. Data parallelism
+    needs the TensorFlow or JAX backend; on the others the default is 1 and
+    an explicit count above 1 is an error.
+    """
+    parallel = keras.config.backend() in ("tensorflow", "jax")
+    if devices is None:
+        count = max(accelerator_count() if parallel else 1, 1)
+        while batch_size and batch_size % count:
+            count -= 1
+        return count
+    if devices < 1:
+        raise ValueError(f"devices must be at least 1, got {devices}")
+    if devices > 1 and not parallel:
+        raise ValueError(f"data-parallel training (devices={devices}) needs the TensorFlow or JAX backend, "
+                         f"not {keras.config.backend()}")
+    return devices
+
+
+@functools.cache
+def _mirrored_strategy(devices: tuple[str, ...]):
+    # one per device set and process: a second MirroredStrategy's all-reduce keys clash with the first's
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
+
+
+@contextlib.contextmanager
+def data_parallel(devices: int):
+    """Context in which models are built, compiled and trained replicated over ``devices`` devices.
+
+    The first ``devices`` GPUs, or CPUs where the backend has no GPU. On
+    TensorFlow a ``tf.distribute.MirroredStrategy`` scope, on JAX a
+    ``keras.distribution.DataParallel``; the previous distribution is
+    restored on exit. Yields the strategy or distribution (None for 1 device).
+    """
+    if devices == 1:
+        yield None
+        return
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        available = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        names = [d.name for d in available]
+    elif backend == "jax":
+        names = keras.distribution.list_devices()
+    else:
+        raise ValueError(f"data-parallel training needs the TensorFlow or JAX backend, not {backend}")
+    if devices > len(names):
+        raise ValueError(f"devices={devices} but the {backend} backend sees only {len(names)}: {names}")
+    if backend == "tensorflow":
+        strategy = _mirrored_strategy(tuple(names[:devices]))
+        with strategy.scope():
+            yield strategy
+    else:
+        distribution = keras.distribution.DataParallel(devices=names[:devices])
+        with distribution.scope():
+            yield distribution
+
+
+class MeanReplicaStatistics(keras.callbacks.Callback):
+    """Before each validation, sets every replica's BatchNormalization moving statistics to their mean.
+
+    Under ``tf.distribute.MirroredStrategy`` Keras 3 updates each replica's
+    copy of these statistics from that replica's share of the batch only, so
+    the copies drift apart: validation would run a slightly different model
+    on each device, and the saved model would hold the first device's copy.
+    (JAX's DataParallel computes them over the whole batch.)
+    """
+
+    def on_test_begin(self, logs=None):
+        import tensorflow as tf
+
+        for variable in self.model.non_trainable_variables:
+            copies = getattr(variable.value, "values", None)  # the components of a MirroredVariable
+            if variable.name in ("moving_mean", "moving_variance") and isinstance(copies, tuple):
+                variable.assign(tf.add_n([c.read_value() for c in copies]) / len(copies))
+
+
 def train_model(
     model_name: str, features: np.ndarray, targets: np.ndarray, *, train_rows: np.ndarray, val_rows: np.ndarray,
     epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, transform=None, augment=None,
-    mixed_precision: bool = False, verbose: int = 2,
+    mixed_precision: bool = False, verbose: int = 2, devices: int | None = None,
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a fresh network with KL divergence and Adam, keeping the weights of the best validation loss.
 
@@ -151,11 +302,27 @@ def train_model(
     ``model_path`` (.keras) when training ends; until then checkpoints go to a
     hidden sibling, so no half model is left. An interrupted run (even a
     ``kill -9``) resumes from its last finished epoch when called again.
+
+    Data parallelism: with ``devices`` left as None the model is replicated
+    over every GPU when the backend sees several (TensorFlow:
+    ``MirroredStrategy``, JAX: ``keras.distribution.DataParallel``; the torch
+    backend stays on one device). An integer uses the first ``devices``
+    devices of the backend, CPUs where it has no GPU; 1 turns it off.
+    ``batch_size`` is the global batch, split evenly across the devices: by
+    default as many GPUs as split it evenly are used; an explicit count that
+    does not divide it raises a ValueError naming both. With
+    several devices each epoch leaves out its last training batch's
+    remainder rows (fewer than the device count; other rows every epoch) and
+    pads the last validation batch with weight-0 rows, so val_loss is still
+    the mean over every validation row. The returned model is loaded from
+    ``model_path`` outside any distribution.
     """
+    replicas = replica_count(devices, batch_size)
+    if batch_size % replicas:
+        raise ValueError(f"batch_size {batch_size} does not split evenly across {replicas} devices: use a multiple "
+                         f"of {replicas}, or fewer devices (the devices argument, or CUDA_VISIBLE_DEVICES)")
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy("mixed_float16" if mixed_precision and gpu_available() else "float32")
-    model = build_model(model_name)
-    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.KLDivergence())
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     partial = model_path.with_name(f".{model_path.stem}.partial.keras")
@@ -170,24 +337,30 @@ def train_model(
         shutil.rmtree(backup, ignore_errors=True)  # left by an interrupted run of something else
     best = state["val_loss"] if resuming else None
     train = FeatureBatches(features, train_rows, targets=targets, batch_size=batch_size, shuffle=True, seed=seed,
-                           transform=transform, augment=augment)
-    val = FeatureBatches(features, val_rows, targets=targets, batch_size=batch_size, transform=transform)
+                           transform=transform, augment=augment, multiple_of=replicas, remainder="drop",
+                           workers=input_workers())
+    val = FeatureBatches(features, val_rows, targets=targets, batch_size=batch_size, transform=transform,
+                         multiple_of=replicas, remainder="pad")
     checkpoint = keras.callbacks.ModelCheckpoint(
         partial, monitor="val_loss", save_best_only=True, initial_value_threshold=best
     )
-    history = model.fit(
-        train, validation_data=val, epochs=epochs, verbose=verbose,
-        callbacks=[
-            checkpoint,
-            keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs: write_bytes_atomic(
-                    best_file, json.dumps({"run": run_key, "val_loss": float(checkpoint.best)}).encode()
-                )
-            ),
-            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
-        ],
-    )
+    with data_parallel(replicas):
+        model = build_model(model_name)
+        model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.KLDivergence())
+        history = model.fit(
+            train, validation_data=val, epochs=epochs, verbose=verbose,
+            callbacks=[
+                checkpoint,
+                keras.callbacks.LambdaCallback(
+                    on_epoch_end=lambda epoch, logs: write_bytes_atomic(
+                        best_file, json.dumps({"run": run_key, "val_loss": float(checkpoint.best)}).encode()
+                    )
+                ),
+                keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+                keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
+                *([MeanReplicaStatistics()] if replicas > 1 and keras.config.backend() == "tensorflow" else []),
+            ],
+        )
     os.replace(partial, model_path)
     best_file.unlink()
     return keras.models.load_model(model_path), history
