@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from utils.augment import SEED_COPIES, add_noise, build_seed_training_set, seed_augmented_copies, time_shift
 from utils.recipes import seed_featurize
@@ -34,3 +35,20 @@ def test_training_set_layout_and_determinism(tmp_path):
     # rows 0..n-1 are the un-augmented clips
     np.testing.assert_allclose(a[:5].astype(np.float32), seed_featurize(clips), atol=2e-2)
     assert not list(tmp_path.glob(".*"))  # no temporary file left
+
+
+def test_interrupted_build_leaves_no_file(tmp_path, monkeypatch):
+    import utils.augment as augment
+
+    featurize = augment._featurize_chunk
+
+    def fail_on_second_chunk(clips, rows, seed):
+        if rows[0] > 0:
+            raise KeyboardInterrupt
+        return featurize(clips, rows, seed)
+
+    monkeypatch.setattr(augment, "_featurize_chunk", fail_on_second_chunk)
+    clips = np.zeros((4, 16000), dtype=np.int16)
+    with pytest.raises(KeyboardInterrupt):
+        build_seed_training_set(clips, tmp_path / "set.npy", seed=0, chunk=2, n_jobs=1)
+    assert list(tmp_path.iterdir()) == []

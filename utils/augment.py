@@ -75,17 +75,30 @@ def build_seed_training_set(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     n = len(clips)
+    rows = len(SEED_COPIES) * n
     tmp = temporary_path(out_path)
-    target = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(SEED_COPIES) * n, *SEED_FEATURE_SHAPE))
+    # The header and a sparse file of the full size; rows are then written with pwrite, not through a memory
+    # map, so the written pages never count in this process's memory (about 17 GB at the full profile).
+    header = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(rows, *SEED_FEATURE_SHAPE))
+    del header
+    row_bytes = np.dtype(np.float16).itemsize * int(np.prod(SEED_FEATURE_SHAPE))
+    data_start = tmp.stat().st_size - rows * row_bytes
     starts = range(0, n, chunk)
     jobs = (delayed(_featurize_chunk)(np.asarray(clips[s:s + chunk]), np.arange(s, min(s + chunk, n)), seed) for s in starts)
     results = Parallel(n_jobs=n_jobs or os.cpu_count(), return_as="generator")(jobs)
     bar = tqdm(results, total=len(starts), desc="augment and featurise", unit="chunk", mininterval=5,
                disable=n < 5000)
-    for start, features in zip(starts, bar):
-        for copy in range(len(SEED_COPIES)):
-            target[copy * n + start: copy * n + start + len(features)] = features[:, copy]
-    target.flush()
-    del target
+    fd = os.open(tmp, os.O_WRONLY)
+    try:
+        for start, features in zip(starts, bar):
+            for copy in range(len(SEED_COPIES)):
+                block = np.ascontiguousarray(features[:, copy])
+                if os.pwrite(fd, block, data_start + (copy * n + start) * row_bytes) != block.nbytes:
+                    raise OSError(f"{tmp}: short write (disk full?)")
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)  # a half training set is of no use, and large
+        raise
+    os.close(fd)
     os.replace(tmp, out_path)
     return np.load(out_path, mmap_mode="r")
