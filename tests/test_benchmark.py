@@ -30,4 +30,26 @@ def test_benchmark_quick(tmp_path):
     assert all(figures[k] > 0 for k in rates)
     ratio = figures["augment_kit_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_speedup_vs_seed"] == pytest.approx(ratio, rel=1e-3)
+    host = figures["augment_kit_numpy_clips_per_s"] / figures["augment_seed_clips_per_s"]
+    assert figures["augment_host_speedup_vs_seed"] == pytest.approx(host, rel=1e-3)
     assert figures["backend"] and figures["device"]
+
+
+def test_memory_benchmark_reports_each_stage(tmp_path):
+    data = write_dacon_folder(tmp_path / "data", n_train=12, n_test=3)
+    env = {**os.environ, "KIT_WORK_DIR": str(tmp_path / "work")}  # caches and models stay under tmp_path
+    run = subprocess.run(
+        [sys.executable, str(SCRIPT.with_name("memory.py")), "--profile", "smoke", "--data", str(data),
+         "--steps", "1", "--predict", "3"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert list(figures["stages"]) == [
+        "dataset", "decode test", "kit: training data", "kit: train 10 clips, batch 32", "kit: predict 3 clips",
+        "seed: training data", "seed: train 10 clips, batch 32", "seed: predict 3 clips",
+    ]
+    for stage in figures["stages"].values():
+        assert 0 < stage["RssAnon"] <= stage["VmRSS"] and stage["seconds"] >= 0
+    assert figures["peak_rss_gib"] == max(s["VmRSS"] for s in figures["stages"].values())
+    assert not (data / "outputs").exists() and (tmp_path / "work" / "outputs" / "cache").is_dir()
