@@ -24,7 +24,9 @@ class WaveAugment:
     Each field is a probability or a range; see ``__call__``.
     """
 
-    remix: float = 0.3  # share of clips summed with another clip of the batch (truths averaged)
+    # Share of clips summed with another clip of the batch (truths averaged). Off by default: on the
+    # standard profile 30% kept the kit near the uniform guess (validation KLD 1.955 against 1.811 without).
+    remix: float = 0.0
     speed: tuple[float, float] = (0.85, 1.15)  # resampling factor: tempo and pitch together
     shift: float = 0.15  # largest circular shift, in seconds
     gain_db: tuple[float, float] = (-12.0, 6.0)
