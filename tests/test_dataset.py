@@ -206,12 +206,20 @@ def test_groups_are_aligned_by_id_and_optional(dacon_folder):
     ids = np.arange(12)
     assert read_groups(dacon_folder, ids) is None
     pd.DataFrame({"id": ids[::-1], "group": ids[::-1] % 3}).to_csv(dacon_folder / "train_groups.csv", index=False)
-    np.testing.assert_array_equal(read_groups(dacon_folder, ids), ids % 3)
+
+    def same_group(groups):
+        return groups[:, None] == groups[None, :]
+
+    np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 3))
+    speakers = [f"spk-{i % 4}" for i in ids]  # text labels, a space after the comma
+    (dacon_folder / "train_groups.csv").write_text("id, group\n" + "".join(f"{i}, {s}\n" for i, s in zip(ids, speakers)))
+    np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 4))
 
 
 @pytest.mark.parametrize("table, expected", [
     ("id,speaker\n0,1\n", "expected the columns id, group"),
-    ("id,group\n0,a\n", "row 2 \\(id 0\\): expected an integer id and an integer group"),
+    ("id,group\n0.5,a\n", "row 2 \\(id 0.5\\): expected an integer id and a group label"),
+    ("id,group\n0,\n", "row 2 \\(id 0\\): expected an integer id and a group label"),
     ("id,group\n0,1\n0,2\n", "row 3 \\(id 0\\): the id appears more than once"),
     ("id,group\n0,1\n", "no row for 11 clips"),
 ])

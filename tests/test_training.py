@@ -81,11 +81,21 @@ def test_grouped_folds_validate_each_group_once():
         assert not set(groups[train]) & set(groups[val])
 
 
-def test_too_few_groups_are_refused():
-    with pytest.raises(ValueError, match="at least 3 groups"):
-        kfold_splits(10, folds=3, groups=np.array([0, 1] * 5))
+def test_too_few_groups_fall_back_to_a_split_by_clip():
+    with pytest.warns(UserWarning, match="2 groups, fewer than the 3"):
+        splits = kfold_splits(10, folds=3, groups=np.array([0, 1] * 5))
+    assert sorted(np.concatenate([val for _, val in splits])) == list(range(10))
     with pytest.raises(ValueError, match="one group per clip"):
         holdout_split(10, groups=np.zeros(9))
+
+
+def test_grouped_splits_balance_clips_not_groups():
+    groups = np.repeat(["a", "b", "c", "d", "e", "f"], [40, 5, 5, 5, 5, 40])
+    for seed in range(5):
+        train, val = holdout_split(100, seed=seed, groups=groups)
+        assert 5 <= len(val) <= 40 and not set(groups[train]) & set(groups[val])
+    sizes = [len(val) for _, val in kfold_splits(100, folds=2, seed=0, groups=groups)]
+    assert sizes == [50, 50]
 
 
 def test_train_model_saves_best_model_and_predicts(tmp_path):

@@ -272,29 +272,32 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
     own file); splits then hold out whole groups, so validation measures
     voices the model never heard.
 
+    Group labels may be numbers or text (a speaker id, say).
+
     Returns
     -------
-    np.ndarray, shape (len(ids),), int64, or None
+    np.ndarray, shape (len(ids),), int64 group numbers, or None
     """
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
         return None
     try:
-        frame = pd.read_csv(csv_path)
+        frame = pd.read_csv(csv_path, dtype={"group": str}, skipinitialspace=True)
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
     if list(frame.columns) != ["id", "group"]:
         raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}")
-    values = frame.apply(pd.to_numeric, errors="coerce")
-    bad = np.flatnonzero(values.isna().any(axis=1).to_numpy() | (values % 1 != 0).any(axis=1).to_numpy())
+    table_ids = pd.to_numeric(frame["id"], errors="coerce")
+    bad = np.flatnonzero(table_ids.isna().to_numpy() | (table_ids % 1 != 0).to_numpy() | frame["group"].isna().to_numpy())
     if len(bad):
-        raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and an integer group")
-    frame = values.astype(np.int64)
+        raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and a group label")
+    frame["id"] = table_ids.astype(np.int64)
     dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
     if len(dup):
         raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
     _check_ids_match(np.asarray(ids), frame["id"].to_numpy(), clips_where=Path(data_dir) / "train", table_where=csv_path)
-    return frame.set_index("id")["group"].loc[np.asarray(ids)].to_numpy()
+    codes = pd.Series(pd.factorize(frame["group"])[0], index=frame["id"].to_numpy())
+    return codes.loc[np.asarray(ids)].to_numpy().astype(np.int64)
 
 
 def load_test_answers(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:

@@ -37,6 +37,9 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
     if not path.is_dir():
         print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
         make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
+    elif not (path / "train_groups.csv").is_file():
+        print(f"{path} was made by an older version, without voice groups: validation splits by clip. "
+              "Delete the folder to regenerate it.", flush=True)
     return path
 
 

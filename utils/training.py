@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -117,16 +118,23 @@ def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
                   groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Random train / validation clip indices (80/20 by default).
 
-    With ``groups`` (one per clip), whole groups go to validation: about
-    ``val_fraction`` of the groups, at least one.
+    With ``groups`` (one per clip), whole groups go to validation, added in
+    random order until they hold about ``val_fraction`` of the clips (at
+    least one group, never all). With fewer than 2 groups it warns and splits
+    by clip.
     """
+    groups = _usable_groups(groups, n, needed=2)
     if groups is None:
         order = np.random.default_rng(seed).permutation(n)
         n_val = max(1, int(round(n * val_fraction)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    names = _group_names(groups, n, at_least=2)
-    n_val = min(max(1, int(round(len(names) * val_fraction))), len(names) - 1)
-    held = np.isin(groups, np.random.default_rng(seed).permutation(names)[:n_val])
+    names, sizes = np.unique(groups, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    taken = np.cumsum(sizes[order])
+    n_held = min(max(1, int(np.searchsorted(taken, val_fraction * n) + 1)), len(names) - 1)
+    if n_held > 1 and abs(taken[n_held - 2] - val_fraction * n) <= abs(taken[n_held - 1] - val_fraction * n):
+        n_held -= 1  # one group fewer comes closer to the fraction
+    held = np.isin(groups, names[order[:n_held]])
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
@@ -135,29 +143,41 @@ def kfold_splits(n: int, *, folds: int, seed: int = 0,
     """K (train, validation) clip index pairs; every clip is validated exactly once.
 
     With ``groups`` (one per clip), each group is validated in one fold only,
-    so a fold's model never heard the voices it is scored on.
+    so a fold's model never heard the voices it is scored on; groups go
+    largest first to the fold with the fewest clips. With fewer groups than
+    folds it warns and splits by clip.
     """
+    if not 2 <= folds <= n:
+        raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
+    groups = _usable_groups(groups, n, needed=folds)
     if groups is None:
-        if not 2 <= folds <= n:
-            raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
         parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
     else:
-        names = np.random.default_rng(seed).permutation(_group_names(groups, n, at_least=folds))
-        fold_of = dict(zip(names.tolist(), np.arange(len(names)) % folds))
-        which = np.array([fold_of[g] for g in np.asarray(groups).tolist()])
+        names, sizes = np.unique(groups, return_counts=True)
+        order = np.random.default_rng(seed).permutation(len(names))
+        order = order[np.argsort(-sizes[order], kind="stable")]  # largest first, ties in random order
+        fold_of, filled = {}, np.zeros(folds, dtype=np.int64)
+        for i in order:
+            k = int(np.argmin(filled))
+            fold_of[names[i]], filled[k] = k, filled[k] + sizes[i]
+        which = np.array([fold_of[g] for g in groups])
         parts = [np.flatnonzero(which == k) for k in range(folds)]
     return [(np.sort(np.concatenate(parts[:k] + parts[k + 1:])), np.sort(parts[k])) for k in range(folds)]
 
 
-def _group_names(groups: np.ndarray, n: int, *, at_least: int) -> np.ndarray:
-    """The distinct groups, checked: one per clip, and enough of them to split."""
+def _usable_groups(groups: np.ndarray | None, n: int, *, needed: int) -> np.ndarray | None:
+    """``groups`` checked to be one per clip, or None (with a warning) when there are fewer than ``needed``."""
+    if groups is None:
+        return None
     groups = np.asarray(groups)
     if groups.shape != (n,):
         raise ValueError(f"expected one group per clip ({n}), got an array of shape {groups.shape}")
-    names = np.unique(groups)
-    if len(names) < max(at_least, 2):
-        raise ValueError(f"need at least {max(at_least, 2)} groups of clips to split, found {len(names)}")
-    return names
+    found = len(np.unique(groups))
+    if found < needed:
+        warnings.warn(f"the clips hold {found} groups, fewer than the {needed} this split needs: "
+                      "splitting by clip instead, so validation may share voices with training", stacklevel=3)
+        return None
+    return groups
 
 
 def copy_rows(clip_indices: np.ndarray, *, n_clips: int, copies: int) -> np.ndarray:
