@@ -176,6 +176,21 @@ def _row(frame: pd.DataFrame, index: int) -> str:
     return f"row {index + 2} (id {frame['id'].iloc[index]})"  # +2: header, 1-based
 
 
+def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(csv_path, **kwargs)
+    except Exception as error:
+        raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+
+
+def _set_unique_ids(frame: pd.DataFrame, ids: pd.Series, csv_path: Path) -> None:
+    """Store the checked integer ids in the frame, refusing one that appears twice."""
+    frame["id"] = ids.astype(np.int64)
+    dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
+    if len(dup):
+        raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
+
+
 def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFrame:
     """Read an answer or template CSV: an id column, then the 30 word columns.
 
@@ -185,10 +200,7 @@ def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFram
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: expected a CSV file, found none")
-    try:
-        frame = pd.read_csv(csv_path)
-    except Exception as error:
-        raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+    frame = _read_csv(csv_path)
     if "id" not in frame.columns:
         raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}...")
     missing = [w for w in WORDS if w not in frame.columns]
@@ -199,10 +211,7 @@ def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFram
     bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy())
     if len(bad):
         raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id, found {frame['id'].iloc[bad[0]]!r}")
-    frame["id"] = ids.astype(np.int64)
-    dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
-    if len(dup):
-        raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
+    _set_unique_ids(frame, ids, csv_path)
     values = frame[WORDS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     if probabilities:
         for test, expected in (
@@ -281,20 +290,14 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
         return None
-    try:
-        frame = pd.read_csv(csv_path, dtype={"group": str}, skipinitialspace=True)
-    except Exception as error:
-        raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+    frame = _read_csv(csv_path, dtype={"group": str}, skipinitialspace=True)
     if list(frame.columns) != ["id", "group"]:
         raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}")
     table_ids = pd.to_numeric(frame["id"], errors="coerce")
     bad = np.flatnonzero(table_ids.isna().to_numpy() | (table_ids % 1 != 0).to_numpy() | frame["group"].isna().to_numpy())
     if len(bad):
         raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and a group label")
-    frame["id"] = table_ids.astype(np.int64)
-    dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
-    if len(dup):
-        raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
+    _set_unique_ids(frame, table_ids, csv_path)
     _check_ids_match(np.asarray(ids), frame["id"].to_numpy(), clips_where=Path(data_dir) / "train", table_where=csv_path)
     codes = pd.Series(pd.factorize(frame["group"])[0], index=frame["id"].to_numpy())
     return codes.loc[np.asarray(ids)].to_numpy().astype(np.int64)

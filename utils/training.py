@@ -156,11 +156,11 @@ def kfold_splits(n: int, *, folds: int, seed: int = 0,
         names, sizes = np.unique(groups, return_counts=True)
         order = np.random.default_rng(seed).permutation(len(names))
         order = order[np.argsort(-sizes[order], kind="stable")]  # largest first, ties in random order
-        fold_of, filled = {}, np.zeros(folds, dtype=np.int64)
+        fold_of, filled = np.empty(len(names), dtype=np.int64), np.zeros(folds, dtype=np.int64)
         for i in order:
-            k = int(np.argmin(filled))
-            fold_of[names[i]], filled[k] = k, filled[k] + sizes[i]
-        which = np.array([fold_of[g] for g in groups])
+            fold_of[i] = np.argmin(filled)
+            filled[fold_of[i]] += sizes[i]
+        which = fold_of[np.searchsorted(names, groups)]
         parts = [np.flatnonzero(which == k) for k in range(folds)]
     return [(np.sort(np.concatenate(parts[:k] + parts[k + 1:])), np.sort(parts[k])) for k in range(folds)]
 
