@@ -1,6 +1,6 @@
 """Scoreboard: train every recipe on the same clips and split, score them side by side.
 
-    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR] [--recipes seed,kit]
+    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR] [--recipes seed,kit,kit_fresh]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
 04 trains it), its validation KLD (raw, and after the calibration fitted on
@@ -39,7 +39,7 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth) -
     train_idx, val_idx = holdout_split(data.n, seed=profile.seed, groups=data.groups)
     start = time.perf_counter()
     net, history = train_on_split(
-        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(recipe, fold=False),
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.family, fold=False),
         model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", seed=profile.seed,
     )
     trained = time.perf_counter() - start

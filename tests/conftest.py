@@ -23,6 +23,17 @@ def tone_clips(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return clips, answers
 
 
+def tone_bank(speakers=("s1", "s2", "s3")):
+    """A cheap word bank: each word is a tone of its own pitch, one per speaker."""
+    bank = {}
+    for w, word in enumerate(WORDS):
+        bank[word] = []
+        for s, speaker in enumerate(speakers):
+            t = np.arange(3000 + 1000 * s) / SAMPLE_RATE
+            bank[word].append((speaker, np.sin(2 * np.pi * (200 + 30 * w) * t).astype(np.float32)))
+    return bank
+
+
 def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, seed: int = 0) -> Path:
     """A complete DACON-layout folder, with the test side's truth as the embedded data has."""
     for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):

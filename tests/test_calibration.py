@@ -1,6 +1,6 @@
 import numpy as np
 
-from utils.calibration import IDENTITY, calibrate, fit_calibration
+from utils.calibration import IDENTITY, calibrate, calibrated_mean, fit_calibration
 from utils.metrics import kl_divergence
 
 
@@ -40,3 +40,14 @@ def test_calibration_never_makes_held_out_predictions_worse():
     p = 0.9 * truth + 0.1 / 30  # right but timid: calibration may sharpen it
     fitted = fit_calibration(p, truth)
     assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) + 1e-9
+
+
+def test_an_ensemble_is_calibrated_model_by_model_as_fitted():
+    rng = np.random.default_rng(0)
+    a, b = (rng.dirichlet(np.full(30, 0.3), size=20) for _ in range(2))
+    fitted = {"temperature": 0.5, "prior_weight": 0.05}
+    np.testing.assert_allclose(calibrated_mean([a], **fitted), calibrate(a, **fitted))
+    both = calibrated_mean([a, b], **fitted)
+    np.testing.assert_allclose(both, (calibrate(a, **fitted) + calibrate(b, **fitted)) / 2)
+    np.testing.assert_allclose(both.sum(axis=1), 1)
+    assert not np.allclose(both, calibrate((a + b) / 2, **fitted))  # not the average calibrated afterwards

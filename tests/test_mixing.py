@@ -4,8 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from conftest import tone_bank
 
+from utils.dataset import DataError
 from utils.mixing import (
+    WordMixer,
+    _write_word_bank,
     load_word_folder,
     main,
     make_embedded_dataset,
@@ -15,17 +19,6 @@ from utils.mixing import (
     write_dataset,
 )
 from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
-
-
-def tone_bank(speakers=("s1", "s2", "s3")):
-    """A cheap word bank: each word is a tone of its own pitch, one per speaker."""
-    bank = {}
-    for w, word in enumerate(WORDS):
-        bank[word] = []
-        for s, speaker in enumerate(speakers):
-            t = np.arange(3000 + 1000 * s) / SAMPLE_RATE
-            bank[word].append((speaker, np.sin(2 * np.pi * (200 + 30 * w) * t).astype(np.float32)))
-    return bank
 
 
 def write_tone(path, *, rate=SAMPLE_RATE, freq=440.0):
@@ -110,8 +103,9 @@ def test_write_dataset_layout(tmp_path):
     assert write_dataset(out, train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0) == out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temp folder left
     assert sorted(p.name for p in out.iterdir()) == [
-        "submission.csv", "test", "test_answer.csv", "train", "train_answer.csv",
+        "submission.csv", "test", "test_answer.csv", "train", "train_answer.csv", "train_words",
     ]
+    assert len(WordMixer.load(out).index) == 2 * len(WORDS)  # the training bank only
     for side, n in (("train", 12), ("test", 5)):
         names = sorted(p.name for p in (out / side).iterdir())
         assert names == [f"{side}_{i:05d}.wav" for i in range(n)]
@@ -132,6 +126,43 @@ def test_write_dataset_layout(tmp_path):
     # The same seed writes the same clips.
     again = write_dataset(tmp_path / "again", train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0)
     assert (out / "train" / "train_00003.wav").read_bytes() == (again / "train" / "train_00003.wav").read_bytes()
+
+
+def test_saved_words_mix_fresh_clips_of_their_labels_from_chosen_groups(tmp_path):
+    bank = {w: [(s, a if s == "loud" else 0 * a) for s, a in u] for w, u in tone_bank(("loud", "silent")).items()}
+    out = write_dataset(tmp_path / "data", train_bank=bank, test_bank=tone_bank(("c",)), n_train=4, n_test=2, seed=0,
+                        train_groups={"loud": 1, "silent": 0})
+    words = WordMixer.load(out)
+    assert list(words.groups) == ["0", "1"]
+    everyone, _ = words(64, np.random.default_rng(0))
+    assert (np.abs(everyone).max(axis=1) == 0).any()  # some mixed from the silent group
+
+    waves, labels = words.restricted([1])(64, np.random.default_rng(0))
+    assert waves.dtype == np.float32 and waves.shape == (64, CLIP_SAMPLES)
+    peaks = np.abs(waves).max(axis=1)
+    assert peaks.min() >= 0.5 - 1e-3 and peaks.max() <= 0.95 + 1e-3  # like the written clips, / 32768
+    assert ((labels == 0.25).sum(axis=1) == 4).all() and np.allclose(labels.sum(axis=1), 1)
+    spectrum = np.abs(np.fft.rfft(waves, axis=1))  # 1 Hz per bin
+    tones = 200 + 30 * np.arange(len(WORDS))  # each word's tone in tone_bank
+    energy = np.stack([spectrum[:, f - 3:f + 4].max(axis=1) for f in tones], axis=1)
+    heard = np.sort(np.argsort(-energy, axis=1)[:, :4], axis=1)
+    np.testing.assert_array_equal(heard, np.sort(np.argsort(-labels, axis=1)[:, :4], axis=1))
+
+
+def test_saved_words_errors_name_the_file(tmp_path):
+    assert WordMixer.load(tmp_path) is None  # a dataset without saved words, like the DACON download
+    _write_word_bank(tmp_path / "train_words", tone_bank(("a", "b")), {"a": 0, "b": 1})
+    with pytest.raises(DataError, match="no words by the voice groups"):
+        WordMixer.load(tmp_path).restricted(["7"])
+    index_path = tmp_path / "train_words" / "index.csv"
+    index = pd.read_csv(index_path)
+    index.drop(index.index[(index["word"] == "wow") & (index["group"] == 1)]).to_csv(index_path, index=False)
+    with pytest.raises(DataError, match="train_words: no utterance of 'wow' by a speaker of voice group 1"):
+        WordMixer.load(tmp_path)
+    index.loc[5, "word"] = "hello"
+    index.to_csv(index_path, index=False)
+    with pytest.raises(DataError, match="index.csv: row 7: expected a word of WORDS"):
+        WordMixer.load(tmp_path)
 
 
 def test_write_dataset_refuses_non_empty_folder(tmp_path):

@@ -4,7 +4,8 @@ import pytest
 from utils.calibration import IDENTITY
 from utils.dataset import DataError
 from utils.pipeline import (
-    fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_fold, train_on_split,
+    fit_recipe_calibration, model_predictions, predict_clips, prepare_training, resolve_data_dir, train_fold,
+    train_on_split,
 )
 from utils.profiles import get_profile
 from utils.recipes import get_recipe
@@ -30,6 +31,9 @@ def test_kit_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):
     assert p.shape == (4, 30)
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
     assert len(data.recipe.tta_shifts) == 3
+    each = model_predictions([net, net], data.clips, data.recipe, rows=np.arange(8, 12))
+    assert len(each) == 2
+    np.testing.assert_allclose(each[1], p, rtol=1e-6)
 
 
 def test_seed_recipe_is_never_calibrated():
@@ -97,7 +101,7 @@ def test_a_fold_holds_out_whole_voice_groups(dacon_folder, tmp_path, monkeypatch
     pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
     profile = get_profile("smoke")
     data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
-    np.testing.assert_array_equal(data.groups, groups)
+    np.testing.assert_array_equal(data.groups, groups.astype(str))
 
     class Split(Exception):
         pass
@@ -110,3 +114,38 @@ def test_a_fold_holds_out_whole_voice_groups(dacon_folder, tmp_path, monkeypatch
         train_fold(data, profile, 0, folds=3, test_clips=data.clips[:2])
     train_idx, val_idx = split.value.args
     assert len(val_idx) == 4 and not set(groups[train_idx]) & set(groups[val_idx])
+
+
+def test_fresh_mixtures_take_only_the_voices_being_trained_on(dacon_folder, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import utils.pipeline as pipeline
+    from conftest import tone_bank
+    from utils.mixing import _write_word_bank
+
+    groups = np.arange(12) // 2
+    pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
+    _write_word_bank(dacon_folder / "train_words", tone_bank(tuple("abcdef")), dict(zip("abcdef", range(6))))
+    profile = get_profile("smoke")
+    data = prepare_training(dacon_folder, profile, "kit_fresh", cache_dir=tmp_path)
+    assert list(data.words.groups) == ["0", "1", "2", "3", "4", "5"]
+    seen = {}
+    monkeypatch.setattr(pipeline, "train_model", lambda *args, augment, **kwargs: seen.setdefault("kit", augment))
+    train_on_split(prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path), profile,
+                   train_idx=np.arange(10), val_idx=np.arange(10, 12), epochs=1, model_path=tmp_path / "m.keras", seed=0)
+    assert seen["kit"].words is None  # the kit recipe makes no fresh mixtures
+    monkeypatch.setattr(pipeline, "train_model", lambda *args, augment, **kwargs: seen.setdefault("augment", augment))
+    train_on_split(data, profile, train_idx=np.flatnonzero(groups != 2), val_idx=np.flatnonzero(groups == 2),
+                   epochs=1, model_path=tmp_path / "m.keras", seed=0)
+    assert list(seen["augment"].words.groups) == ["0", "1", "3", "4", "5"]
+    assert get_recipe("kit_fresh").augment.words is None  # the recipe itself is left as it was
+
+
+def test_embedded_data_from_an_older_version_is_used_with_a_note(dacon_folder, monkeypatch, capsys):
+    import utils.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "hosted_data_dir", lambda: None)
+    monkeypatch.setattr(pipeline, "embedded_data_dir", lambda name: dacon_folder)
+    assert resolve_data_dir("", get_profile("smoke")) == dacon_folder
+    note = capsys.readouterr().out
+    assert "without voice groups" in note and "saved words" in note and "Delete the folder" in note

@@ -56,3 +56,22 @@ def test_slower_clip_wraps_its_end_onto_its_start():
     out = change_speed(wave, np.array([0.9]))[0]
     wrapped = round(15900 / 0.9) - 16000  # where the click lands once slowed, past the end
     assert out[wrapped - 3: wrapped + 3].max() > 0.5 and out[15000:].max() == 0
+
+
+def test_fresh_mixtures_replace_clips_and_their_truths():
+    fresh_truth = np.zeros(30, dtype=np.float32)
+    fresh_truth[[1, 5, 9, 20]] = 0.25
+
+    def words(n, rng):
+        return np.full((n, 16000), 0.1, dtype=np.float32), np.tile(fresh_truth, (n, 1))
+
+    waves = np.stack([tone(300 + 100 * i) for i in range(6)]) * 0.5
+    targets = np.full((6, 30), 1 / 30, dtype=np.float32)
+    before = waves.copy()
+    _, out = WaveAugment(fresh=1.0, words=words)(waves, targets, np.random.default_rng(0))
+    np.testing.assert_array_equal(out, np.tile(fresh_truth, (6, 1)))
+    np.testing.assert_array_equal(waves, before)  # the caller's batch is left alone
+    _, half = WaveAugment(fresh=0.5, words=words)(waves, targets, np.random.default_rng(0))
+    assert 0 < (half[:, 1] == 0.25).sum() < 6
+    _, none = WaveAugment(fresh=1.0)(waves, targets, np.random.default_rng(0))  # no saved words: no fresh clips
+    np.testing.assert_array_equal(none, targets)

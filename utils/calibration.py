@@ -46,3 +46,21 @@ def fit_calibration(probabilities: np.ndarray, truth: np.ndarray) -> dict:
     best = minimize(loss, x0=np.array([0.0, -4.0]), method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
     fitted = unpack(best.x)
     return fitted if loss(best.x) < kl_divergence(truth, probabilities) else dict(IDENTITY)
+
+
+def calibrated_mean(predictions, *, temperature: float, prior_weight: float) -> np.ndarray:
+    """Several models' probabilities, each calibrated, then averaged.
+
+    The calibration is fitted on single models' out-of-fold predictions, so
+    it is applied to each model's predictions, where it was fitted, not to
+    their (already softer) average.
+
+    Parameters
+    ----------
+    predictions : sequence of np.ndarray, each of shape (n, 30)
+
+    Returns
+    -------
+    np.ndarray, shape (n, 30)
+    """
+    return np.mean([calibrate(p, temperature=temperature, prior_weight=prior_weight) for p in predictions], axis=0)

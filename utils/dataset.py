@@ -285,7 +285,7 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
 
     Returns
     -------
-    np.ndarray, shape (len(ids),), int64 group numbers, or None
+    np.ndarray, shape (len(ids),), str: each clip's group label as written, or None
     """
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
@@ -299,8 +299,8 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
         raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and a group label")
     _set_unique_ids(frame, table_ids, csv_path)
     _check_ids_match(np.asarray(ids), frame["id"].to_numpy(), clips_where=Path(data_dir) / "train", table_where=csv_path)
-    codes = pd.Series(pd.factorize(frame["group"])[0], index=frame["id"].to_numpy())
-    return codes.loc[np.asarray(ids)].to_numpy().astype(np.int64)
+    labels = pd.Series(frame["group"].str.strip().to_numpy(dtype=str), index=frame["id"].to_numpy())
+    return labels.loc[np.asarray(ids)].to_numpy(dtype=str)
 
 
 def load_test_answers(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:

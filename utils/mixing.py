@@ -8,6 +8,8 @@ The layout written (the kit's contract with its users)::
     DATA_DIR/submission.csv              id, then the 30 WORDS, all 0 (the template)
     DATA_DIR/test_answer.csv             like train_answer.csv, for scoring only
     DATA_DIR/train_groups.csv            id, group: the voice group each training clip's words come from
+    DATA_DIR/train_words/                the training side's single words (audio.npy, index.csv), for
+                                         fresh mixtures during training (``WordMixer``)
 
 Words come either from eSpeak NG (``utils.synth``) or from a folder-per-word
 corpus such as Google Speech Commands. Command line::
@@ -30,7 +32,9 @@ import pandas as pd
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from utils.dataset import DataError
 from utils.synth import WordBank, build_word_bank, split_speakers, trim_silence
+from utils.waveaug import NOISE_BANK_SAMPLES, noise_bank
 from utils.words import CLIP_SAMPLES, N_WORDS, SAMPLE_RATE, WORDS, WORDS_PER_CLIP
 
 GAIN_RANGE = (0.4, 1.0)  # per word, on peak-normalised utterances
@@ -40,6 +44,7 @@ MIN_INSIDE = 0.75  # fraction of each word kept inside the clip
 TEST_SPEAKER_FRACTION = 0.2  # for folder corpora
 VOICE_GROUPS = 10  # training clips mix voices of one group; validation can hold out whole groups
 _CHUNK = 1024  # clips mixed at a time; fixed so results do not depend on memory use
+WORDS_FOLDER = "train_words"  # in a written dataset: its training words, for fresh mixtures
 
 
 def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
@@ -72,45 +77,67 @@ def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
     return np.concatenate(pieces), starts, lengths, first, count
 
 
+def _draw_mixes(rng: np.random.Generator, n_clips: int, first: np.ndarray, count: np.ndarray,
+                lengths: np.ndarray, *, grouped: bool) -> dict[str, np.ndarray]:
+    """Every random choice of ``n_clips`` mixtures but the noise; arrays of shape (n_clips, 4) or (n_clips,).
+
+    ``first``/``count`` (30, n_groups) locate each word's utterances per group
+    and ``lengths`` give the utterances' lengths (see ``_flatten_bank``).
+    """
+    words = np.argsort(rng.random((n_clips, N_WORDS)), axis=1)[:, :WORDS_PER_CLIP]
+    group = rng.integers(first.shape[1], size=n_clips) if grouped else np.zeros(n_clips, dtype=np.int64)
+    first, count = first[words, group[:, None]], count[words, group[:, None]]
+    utterance = first + (rng.random(words.shape) * count).astype(np.int64)
+    length = lengths[utterance]
+    max_offset = CLIP_SAMPLES - np.ceil(MIN_INSIDE * length).astype(np.int64)
+    offset = (rng.random(words.shape) * (max_offset + 1)).astype(np.int64)
+    labels = np.zeros((n_clips, N_WORDS), dtype=np.float32)
+    np.put_along_axis(labels, words, 1 / WORDS_PER_CLIP, axis=1)
+    return {
+        "utterance": utterance, "offset": offset, "kept": np.minimum(length, CLIP_SAMPLES - offset),
+        "gain": rng.uniform(*GAIN_RANGE, size=words.shape).astype(np.float32),
+        "noise_scale": 10 ** (rng.uniform(*NOISE_DB_RANGE, size=n_clips) / 20),
+        "peak": rng.uniform(*PEAK_RANGE, size=n_clips), "group": group, "labels": labels,
+    }
+
+
+def _render(flat: np.ndarray, starts: np.ndarray, mixes: dict[str, np.ndarray], rows: slice,
+            noise: np.ndarray) -> np.ndarray:
+    """Mixtures ``rows`` of ``mixes`` as float32 (n, 16000) scaled to their int16 peak, not yet rounded.
+
+    ``flat`` holds the utterances end to end (float, or int16 with gains
+    already divided by 32767), ``starts`` where each begins; ``noise`` is unit
+    Gaussian noise of the mixtures' shape.
+    """
+    mix = np.zeros((rows.stop - rows.start, CLIP_SAMPLES), dtype=np.float32)
+    # Plain Python numbers: numpy scalars make this loop several times slower.
+    placements = zip(starts[mixes["utterance"][rows]].tolist(), mixes["offset"][rows].tolist(),
+                     mixes["kept"][rows].tolist(), mixes["gain"][rows].tolist())
+    for clip, (srcs, offs, ns, gs) in zip(mix, placements):
+        for src, off, n, g in zip(srcs, offs, ns, gs):
+            clip[off : off + n] += g * flat[src : src + n]
+    mix_peak = np.abs(mix).max(axis=1)
+    mix += noise * (mix_peak * mixes["noise_scale"][rows]).astype(np.float32)[:, None]
+    scale = mixes["peak"][rows] * 32767 / np.maximum(np.abs(mix).max(axis=1), 1e-12)
+    mix *= scale.astype(np.float32)[:, None]
+    return mix
+
+
 def _iter_mix(
     bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """mix_words in chunks of up to _CHUNK clips, same results, bounded memory; also yields each clip's group."""
     flat, starts, lengths, first, count = _flatten_bank(bank, groups)
     rng = np.random.default_rng(seed)
-    # Every random choice but the noise, for all clips at once: shape (n_clips, 4).
-    words = np.argsort(rng.random((n_clips, N_WORDS)), axis=1)[:, :WORDS_PER_CLIP]
-    group = rng.integers(first.shape[1], size=n_clips) if groups else np.zeros(n_clips, dtype=np.int64)
-    first, count = first[words, group[:, None]], count[words, group[:, None]]
-    utterance = first + (rng.random(words.shape) * count).astype(np.int64)
-    length = lengths[utterance]
-    max_offset = CLIP_SAMPLES - np.ceil(MIN_INSIDE * length).astype(np.int64)
-    offset = (rng.random(words.shape) * (max_offset + 1)).astype(np.int64)
-    kept = np.minimum(length, CLIP_SAMPLES - offset)
-    gain = rng.uniform(*GAIN_RANGE, size=words.shape).astype(np.float32)
-    noise_scale = 10 ** (rng.uniform(*NOISE_DB_RANGE, size=n_clips) / 20)
-    peak = rng.uniform(*PEAK_RANGE, size=n_clips)
+    mixes = _draw_mixes(rng, n_clips, first, count, lengths, grouped=bool(groups))
     noise_seeds = rng.integers(2**63, size=-(-n_clips // _CHUNK))
-
-    labels = np.zeros((n_clips, N_WORDS), dtype=np.float32)
-    np.put_along_axis(labels, words, 1 / WORDS_PER_CLIP, axis=1)
-
-    for chunk, first in enumerate(range(0, n_clips, _CHUNK)):
-        rows = slice(first, min(first + _CHUNK, n_clips))
-        mix = np.zeros((rows.stop - first, CLIP_SAMPLES), dtype=np.float32)
-        # Plain Python numbers: numpy scalars make this loop several times slower.
-        placements = zip(
-            starts[utterance[rows]].tolist(), offset[rows].tolist(), kept[rows].tolist(), gain[rows].tolist()
-        )
-        for clip, (srcs, offs, ns, gs) in zip(mix, placements):
-            for src, off, n, g in zip(srcs, offs, ns, gs):
-                clip[off : off + n] += g * flat[src : src + n]
-        mix_peak = np.abs(mix).max(axis=1)
-        noise = np.random.default_rng(noise_seeds[chunk]).standard_normal(mix.shape, dtype=np.float32)
-        mix += noise * (mix_peak * noise_scale[rows]).astype(np.float32)[:, None]
-        scale = peak[rows] * 32767 / np.maximum(np.abs(mix).max(axis=1), 1e-12)
-        clips = np.clip(np.rint(mix * scale.astype(np.float32)[:, None]), -32767, 32767).astype(np.int16)
-        yield clips, labels[rows], group[rows]
+    for chunk, start in enumerate(range(0, n_clips, _CHUNK)):
+        rows = slice(start, min(start + _CHUNK, n_clips))
+        noise = np.random.default_rng(noise_seeds[chunk]).standard_normal((rows.stop - start, CLIP_SAMPLES),
+                                                                            dtype=np.float32)
+        mix = _render(flat, starts, mixes, rows, noise)
+        clips = np.clip(np.rint(mix), -32767, 32767).astype(np.int16)
+        yield clips, mixes["labels"][rows], mixes["group"][rows]
 
 
 def mix_words(
@@ -150,6 +177,98 @@ def mix_words(
         clips[rows], labels[rows], clip_groups[rows] = chunk_clips, chunk_labels, chunk_groups
         done += len(chunk_clips)
     return clips, labels, clip_groups
+
+
+class WordMixer:
+    """Fresh training clips, mixed as a dataset's own training clips were, from its saved words.
+
+    ``WordMixer.load(data_dir)`` reads ``data_dir/train_words/``;
+    ``restricted(groups)`` keeps the voices of some groups only (those a
+    model trains on, never those it is validated on); calling it mixes clips.
+    """
+
+    def __init__(self, audio: np.ndarray, index: pd.DataFrame, *, where: Path):
+        self.audio, self.where = audio, where  # int16 (total,), every utterance end to end
+        self.index = index.reset_index(drop=True)
+        word = pd.Categorical(self.index["word"], categories=WORDS).codes.astype(np.int64)
+        names, group = np.unique(self.index["group"].to_numpy(dtype=str), return_inverse=True)
+        order = np.lexsort((group, word))
+        self.starts = self.index["start"].to_numpy(np.int64)[order]
+        self.lengths = self.index["length"].to_numpy(np.int64)[order]
+        cells = word[order] * len(names) + group[order]
+        count = np.bincount(cells, minlength=N_WORDS * len(names))
+        self.first = (np.cumsum(count) - count).reshape(N_WORDS, len(names))
+        self.count = count.reshape(N_WORDS, len(names))
+        missing = np.argwhere(self.count == 0)
+        if len(missing):
+            w, g = missing[0]
+            raise DataError(f"{where}: no utterance of {WORDS[w]!r} by a speaker of voice group {names[g]}")
+        self.groups = names
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> "WordMixer | None":
+        """The words saved beside a dataset, or None when it has none (like the DACON download)."""
+        folder = Path(data_dir) / WORDS_FOLDER
+        if not folder.is_dir():
+            return None
+        index_path, audio_path = folder / "index.csv", folder / "audio.npy"
+        try:
+            index = pd.read_csv(index_path, dtype={"word": str, "group": str, "speaker": str})
+            audio = np.load(audio_path, mmap_mode="r")
+        except (OSError, ValueError) as error:
+            raise DataError(f"{folder}: expected audio.npy and index.csv as the kit writes them ({error})") from None
+        if list(index.columns) != ["word", "group", "speaker", "start", "length"]:
+            raise DataError(f"{index_path}: expected the columns word, group, speaker, start, length")
+        bad = ~index["word"].isin(WORDS) | index["group"].isna()
+        bad |= ~pd.to_numeric(index["start"], errors="coerce").between(0, audio.size - 1)
+        bad |= ~pd.to_numeric(index["length"], errors="coerce").between(1, CLIP_SAMPLES)
+        if not bad.any():
+            bad |= index["start"] + index["length"] > audio.size
+        if bad.any() or audio.dtype != np.int16 or audio.ndim != 1:
+            where = f"row {np.flatnonzero(bad)[0] + 2}" if bad.any() else f"{audio_path.name}"
+            raise DataError(f"{index_path}: {where}: expected a word of WORDS, a group, and a start and length "
+                            f"inside the int16 samples of {audio_path.name}")
+        return cls(audio, index, where=folder)
+
+    def restricted(self, groups) -> "WordMixer":
+        """The same words by the voices of ``groups`` only (labels as in train_groups.csv); None keeps all."""
+        if groups is None:
+            return self
+        keep = self.index["group"].isin([str(g) for g in groups])
+        if not keep.any():
+            raise DataError(f"{self.where}: no words by the voice groups {sorted(map(str, groups))}")
+        return WordMixer(self.audio, self.index[keep], where=self.where)
+
+    def __call__(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` fresh mixtures, each from the voices of one random group.
+
+        Returns
+        -------
+        waves : np.ndarray, shape (n, 16000), float32 in [-1, 1] (int16 scale / 32768, like ``recipes.waveform``)
+        labels : np.ndarray, shape (n, 30), float32
+        """
+        mixes = _draw_mixes(rng, n, self.first, self.count, self.lengths, grouped=True)
+        mixes["gain"] = mixes["gain"] / np.float32(32767)  # the utterances are int16
+        windows = np.lib.stride_tricks.sliding_window_view(noise_bank(), CLIP_SAMPLES)
+        noise = windows[rng.integers(0, NOISE_BANK_SAMPLES - CLIP_SAMPLES, size=n)]
+        waves = _render(self.audio, self.starts, mixes, slice(0, n), noise)
+        waves /= np.float32(32768)
+        return waves, mixes["labels"]
+
+
+def _write_word_bank(folder: Path, bank: WordBank, groups: Mapping[str, int] | None) -> None:
+    """``folder/audio.npy``: every utterance end to end, int16; ``folder/index.csv``: word, group, speaker, start, length."""
+    rows, pieces, start = [], [], 0
+    for word in WORDS:
+        for speaker, audio in bank.get(word, []):
+            audio = np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES]
+            if audio.size:
+                rows.append((word, groups[speaker] if groups else 0, speaker, start, audio.size))
+                pieces.append(np.clip(np.rint(audio * 32767), -32767, 32767).astype(np.int16))
+                start += audio.size
+    folder.mkdir()
+    np.save(folder / "audio.npy", np.concatenate(pieces))
+    pd.DataFrame(rows, columns=["word", "group", "speaker", "start", "length"]).to_csv(folder / "index.csv", index=False)
 
 
 def speaker_groups(keys: Mapping[str, str], *, n_groups: int, seed: int) -> dict[str, int]:
@@ -291,7 +410,9 @@ def write_dataset(
 
     Everything is built in ``out_dir.parent / (".tmp-" + out_dir.name)`` and
     renamed to ``out_dir`` at the end, so an interrupted run leaves no half
-    dataset. Train and test clips are mixed from their own banks.
+    dataset. Train and test clips are mixed from their own banks; the
+    training bank's words are also saved in ``train_words/``, so training can
+    mix fresh clips from them (``WordMixer``).
 
     Parameters
     ----------
@@ -324,6 +445,7 @@ def write_dataset(
         train_seed, test_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
         _write_side(tmp_dir, "train", train_bank, n_train, train_seed, train_groups)
         _write_side(tmp_dir, "test", test_bank, n_test, test_seed)
+        _write_word_bank(tmp_dir / WORDS_FOLDER, train_bank, train_groups)
         template = np.zeros((n_test, N_WORDS), dtype=np.int64)
         _word_table(np.arange(n_test), template).to_csv(tmp_dir / "submission.csv", index=False)
         for name, content in (extra_json or {}).items():

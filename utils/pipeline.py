@@ -1,6 +1,7 @@
 """The steps the notebooks share: find the data, build the training set, train, predict, keep track of models."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import numpy as np
 from utils.calibration import IDENTITY, fit_calibration
 from utils.dataset import DataError, load_train, read_groups
 from utils.environment import hosted_data_dir
-from utils.mixing import make_embedded_dataset
+from utils.mixing import WORDS_FOLDER, WordMixer, make_embedded_dataset
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
@@ -37,9 +38,13 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
     if not path.is_dir():
         print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
         make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
-    elif not (path / "train_groups.csv").is_file():
-        print(f"{path} was made by an older version, without voice groups: validation splits by clip. "
-              "Delete the folder to regenerate it.", flush=True)
+    else:
+        lacks = [what for what, name in (("voice groups (validation splits by clip)", "train_groups.csv"),
+                                         ("saved words (no fresh mixtures in training)", WORDS_FOLDER))
+                 if not (path / name).exists()]
+        if lacks:
+            print(f"{path} was made by an older version, without {' or '.join(lacks)}. "
+                  "Delete the folder to regenerate it.", flush=True)
     return path
 
 
@@ -51,7 +56,8 @@ class TrainingData:
     features: np.ndarray  # (copies * n, ...) what training reads, row = copy * n + clip
     targets: np.ndarray  # (copies * n, 30)
     recipe: Recipe
-    groups: np.ndarray | None = None  # (n,) voice group of each clip (train_groups.csv), if known
+    groups: np.ndarray | None = None  # (n,) voice group label of each clip (train_groups.csv), if known
+    words: WordMixer | None = None  # the dataset's saved training words (train_words/), if any
 
     @property
     def n(self) -> int:
@@ -71,20 +77,29 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
         key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
         path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
         features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups)
+    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups,
+                        WordMixer.load(data_dir))
 
 
 def train_on_split(
     data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, epochs: int,
     model_path: Path, seed: int, model_name: str = "",
 ) -> tuple[keras.Model, keras.callbacks.History]:
-    """Train the recipe's network (or ``model_name``) on some clips, validating on others (never their copies)."""
+    """Train the recipe's network (or ``model_name``) on some clips, validating on others (never their copies).
+
+    Where the dataset has saved words, the recipe's fresh mixtures take them
+    from the voice groups of ``train_idx`` only, so validation stays on unheard voices.
+    """
     recipe = data.recipe
+    augment = recipe.augment
+    if data.words is not None and getattr(augment, "fresh", 0) > 0:
+        groups = None if data.groups is None else np.unique(data.groups[train_idx])
+        augment = dataclasses.replace(augment, words=data.words.restricted(groups))
     return train_model(
         model_name or recipe.model, data.features, data.targets,
         train_rows=copy_rows(train_idx, n_clips=data.n, copies=recipe.copies), val_rows=val_idx,
         epochs=epochs, batch_size=profile.batch_size, patience=profile.patience, model_path=model_path, seed=seed,
-        transform=None if recipe.build_training_set else recipe.featurize, augment=recipe.augment,
+        transform=None if recipe.build_training_set else recipe.featurize, augment=augment,
         mixed_precision=recipe.mixed_precision,
     )
 
@@ -97,11 +112,22 @@ def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, 
     -------
     np.ndarray, shape (rows, 30)
     """
+    return np.mean(model_predictions(models, clips, recipe, rows=rows, batch_size=batch_size), axis=0)
+
+
+def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
+                      rows: np.ndarray | None = None, batch_size: int = 256) -> list[np.ndarray]:
+    """Each model's probabilities for int16 clips, averaged over the recipe's test-time shifts.
+
+    Returns
+    -------
+    list of np.ndarray, one per model, each of shape (rows, 30)
+    """
     def shifted(shift):
         return lambda batch: recipe.featurize(np.roll(batch, shift, axis=1))
 
-    return np.mean([predict(models, clips, rows=rows, transform=shifted(s), batch_size=batch_size)
-                    for s in recipe.tta_shifts], axis=0)
+    return [np.mean([predict([m], clips, rows=rows, transform=shifted(s), batch_size=batch_size)
+                     for s in recipe.tta_shifts], axis=0) for m in models]
 
 
 def fit_recipe_calibration(recipe: Recipe, probabilities: np.ndarray, truth: np.ndarray) -> dict:
@@ -141,7 +167,7 @@ def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: st
     test = getattr(test_clips, "filename", None) or len(test_clips)
     groups = b"" if data.groups is None else np.ascontiguousarray(data.groups).tobytes()
     answers = hashlib.sha1(np.ascontiguousarray(data.answers).tobytes() + groups).hexdigest()
-    return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|"
+    return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|words={data.words is not None}|"
             f"{Path(data.clips.filename).name}|{answers}|{test}|{code_fingerprint()}")
 
 
@@ -166,7 +192,7 @@ def train_fold(
             return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
     train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed, groups=data.groups)[k]
     net, history = train_on_split(
-        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.name, fold=True),
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.family, fold=True),
         model_path=MODELS_DIR / f"fold_{k}.keras", seed=profile.seed + k, model_name=model_name,
     )
     result = {

@@ -11,21 +11,21 @@ class Profile:
     n_train: int  # clips in the embedded dataset
     n_test: int
     train_clips: int | None  # clips the recipes train on (None: all)
-    epochs: dict[str, int]  # per recipe: the holdout model (04)
-    fold_epochs: dict[str, int]  # per recipe: each k-fold model (05)
+    epochs: dict[str, int]  # per recipe family (Recipe.family): the holdout model (04)
+    fold_epochs: dict[str, int]  # per recipe family: each k-fold model (05)
     folds: int
     patience: int
     batch_size: int
     seed: int
     deviations: str  # how this profile departs from the seed recipe as written
 
-    def epochs_for(self, recipe: str, *, fold: bool) -> int:
-        """Epochs for one model of a recipe: the holdout model (04) or a fold model (05).
+    def epochs_for(self, family: str, *, fold: bool) -> int:
+        """Epochs for one model of a recipe family: the holdout model (04) or a fold model (05).
 
         The kit sees each clip once per epoch (augmented afresh), the seed four
         times (its offline copies), so the kit gets more, shorter epochs.
         """
-        return (self.fold_epochs if fold else self.epochs)[recipe]
+        return (self.fold_epochs if fold else self.epochs)[family]
 
 
 PROFILES = {

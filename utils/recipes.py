@@ -1,7 +1,7 @@
 """Recipes: how clips become model inputs, what the network trains on, and how it predicts."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -22,6 +22,7 @@ class Recipe:
     """
 
     name: str
+    family: str  # "seed" or "kit": whose epochs the profiles give it
     model: str  # default network, a name in utils.models.MODELS
     featurize: Callable[[np.ndarray], np.ndarray]  # int16 clips (n, 16000) -> model inputs
     build_training_set: Callable[..., np.ndarray] | None = None
@@ -42,15 +43,20 @@ def waveform(clips: np.ndarray) -> np.ndarray:
     return np.asarray(clips, dtype=np.float32) / 32768.0
 
 
+_KIT = Recipe(
+    name="kit", family="kit", model="kit_resnet", featurize=waveform, augment=WaveAugment(),
+    tta_shifts=(0, -1600, 1600), mixed_precision=True, calibrate=True,
+)
+
 RECIPES = {
     "seed": Recipe(
-        name="seed", model="seed_cnn", featurize=seed_featurize,
+        name="seed", family="seed", model="seed_cnn", featurize=seed_featurize,
         build_training_set=build_seed_training_set, copies=len(SEED_COPIES),
     ),
-    "kit": Recipe(
-        name="kit", model="kit_resnet", featurize=waveform, augment=WaveAugment(),
-        tta_shifts=(0, -1600, 1600), mixed_precision=True, calibrate=True,
-    ),
+    "kit": _KIT,
+    # kit, with half the training clips replaced by fresh mixtures of the dataset's saved words
+    # (embedded data and mixed folder corpora have them; elsewhere it is kit)
+    "kit_fresh": replace(_KIT, name="kit_fresh", augment=WaveAugment(fresh=0.5)),
 }
 
 
