@@ -163,6 +163,12 @@ def test_saved_words_errors_name_the_file(tmp_path):
     index.to_csv(index_path, index=False)
     with pytest.raises(DataError, match="index.csv: row 7: expected a word of WORDS"):
         WordMixer.load(tmp_path)
+    index.iloc[:0].to_csv(index_path, index=False)
+    with pytest.raises(DataError, match="index.csv: expected the columns .* and a row per word"):
+        WordMixer.load(tmp_path)
+    np.save(tmp_path / "train_words" / "audio.npy", np.zeros(10, dtype=np.float32))
+    with pytest.raises(DataError, match="audio.npy: expected one row of int16 samples"):
+        WordMixer.load(tmp_path)
 
 
 def test_write_dataset_refuses_non_empty_folder(tmp_path):

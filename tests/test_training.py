@@ -145,3 +145,11 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     _, history = train_model("seed_cnn", x, y, **args)
     assert history.epoch == [2, 3]  # epochs 0 and 1 were not trained again
     assert (tmp_path / "m.keras").is_file() and not list(tmp_path.glob(".*"))
+
+
+def test_group_splits_do_not_depend_on_how_labels_are_spelt():
+    groups = np.repeat(np.arange(8), 5)[np.random.default_rng(1).permutation(40)]
+    spelt = np.array([f"speaker-{'zyxwvuts'[g]}" for g in groups])  # sorts in the opposite order
+    np.testing.assert_array_equal(holdout_split(40, seed=3, groups=groups)[1], holdout_split(40, seed=3, groups=spelt)[1])
+    for (_, a), (_, b) in zip(kfold_splits(40, folds=3, seed=3, groups=groups), kfold_splits(40, folds=3, seed=3, groups=spelt)):
+        np.testing.assert_array_equal(a, b)

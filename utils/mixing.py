@@ -217,17 +217,19 @@ class WordMixer:
             audio = np.load(audio_path, mmap_mode="r")
         except (OSError, ValueError) as error:
             raise DataError(f"{folder}: expected audio.npy and index.csv as the kit writes them ({error})") from None
-        if list(index.columns) != ["word", "group", "speaker", "start", "length"]:
-            raise DataError(f"{index_path}: expected the columns word, group, speaker, start, length")
+        if audio.dtype != np.int16 or audio.ndim != 1:
+            raise DataError(f"{audio_path}: expected one row of int16 samples, found {audio.dtype} of shape {audio.shape}")
+        if list(index.columns) != ["word", "group", "speaker", "start", "length"] or index.empty:
+            raise DataError(f"{index_path}: expected the columns word, group, speaker, start, length, "
+                            "and a row per word")
         bad = ~index["word"].isin(WORDS) | index["group"].isna()
         bad |= ~pd.to_numeric(index["start"], errors="coerce").between(0, audio.size - 1)
         bad |= ~pd.to_numeric(index["length"], errors="coerce").between(1, CLIP_SAMPLES)
         if not bad.any():
             bad |= index["start"] + index["length"] > audio.size
-        if bad.any() or audio.dtype != np.int16 or audio.ndim != 1:
-            where = f"row {np.flatnonzero(bad)[0] + 2}" if bad.any() else f"{audio_path.name}"
-            raise DataError(f"{index_path}: {where}: expected a word of WORDS, a group, and a start and length "
-                            f"inside the int16 samples of {audio_path.name}")
+        if bad.any():
+            raise DataError(f"{index_path}: row {np.flatnonzero(bad)[0] + 2}: expected a word of WORDS, a group, "
+                            f"and a start and length inside the samples of {audio_path.name}")
         return cls(audio, index, where=folder)
 
     def restricted(self, groups) -> "WordMixer":

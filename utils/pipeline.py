@@ -40,7 +40,7 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
         make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
     else:
         lacks = [what for what, name in (("voice groups (validation splits by clip)", "train_groups.csv"),
-                                         ("saved words (no fresh mixtures in training)", WORDS_FOLDER))
+                                         ("saved words (kit_fresh trains as kit)", WORDS_FOLDER))
                  if not (path / name).exists()]
         if lacks:
             print(f"{path} was made by an older version, without {' or '.join(lacks)}. "
@@ -57,7 +57,7 @@ class TrainingData:
     targets: np.ndarray  # (copies * n, 30)
     recipe: Recipe
     groups: np.ndarray | None = None  # (n,) voice group label of each clip (train_groups.csv), if known
-    words: WordMixer | None = None  # the dataset's saved training words (train_words/), if any
+    words: WordMixer | None = None  # the dataset's saved training words (train_words/), where the recipe uses them
 
     @property
     def n(self) -> int:
@@ -77,8 +77,8 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
         key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
         path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
         features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups,
-                        WordMixer.load(data_dir))
+    words = WordMixer.load(data_dir) if getattr(recipe.augment, "fresh", 0) > 0 else None
+    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups, words)
 
 
 def train_on_split(

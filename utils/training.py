@@ -128,13 +128,13 @@ def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
         order = np.random.default_rng(seed).permutation(n)
         n_val = max(1, int(round(n * val_fraction)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    names, sizes = np.unique(groups, return_counts=True)
-    order = np.random.default_rng(seed).permutation(len(names))
+    group_of, sizes = _groups_by_first_clip(groups)
+    order = np.random.default_rng(seed).permutation(len(sizes))
     taken = np.cumsum(sizes[order])
-    n_held = min(max(1, int(np.searchsorted(taken, val_fraction * n) + 1)), len(names) - 1)
+    n_held = min(max(1, int(np.searchsorted(taken, val_fraction * n) + 1)), len(sizes) - 1)
     if n_held > 1 and abs(taken[n_held - 2] - val_fraction * n) <= abs(taken[n_held - 1] - val_fraction * n):
         n_held -= 1  # one group fewer comes closer to the fraction
-    held = np.isin(groups, names[order[:n_held]])
+    held = np.isin(group_of, order[:n_held])
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
@@ -153,16 +153,27 @@ def kfold_splits(n: int, *, folds: int, seed: int = 0,
     if groups is None:
         parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
     else:
-        names, sizes = np.unique(groups, return_counts=True)
-        order = np.random.default_rng(seed).permutation(len(names))
+        group_of, sizes = _groups_by_first_clip(groups)
+        order = np.random.default_rng(seed).permutation(len(sizes))
         order = order[np.argsort(-sizes[order], kind="stable")]  # largest first, ties in random order
-        fold_of, filled = np.empty(len(names), dtype=np.int64), np.zeros(folds, dtype=np.int64)
+        fold_of, filled = np.empty(len(sizes), dtype=np.int64), np.zeros(folds, dtype=np.int64)
         for i in order:
             fold_of[i] = np.argmin(filled)
             filled[fold_of[i]] += sizes[i]
-        which = fold_of[np.searchsorted(names, groups)]
+        which = fold_of[group_of]
         parts = [np.flatnonzero(which == k) for k in range(folds)]
     return [(np.sort(np.concatenate(parts[:k] + parts[k + 1:])), np.sort(parts[k])) for k in range(folds)]
+
+
+def _groups_by_first_clip(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each clip's group numbered in order of its first clip, and each group's size.
+
+    So a split depends on which clips share a group, not on how the labels are spelt or sort.
+    """
+    _, first, inverse, sizes = np.unique(groups, return_index=True, return_inverse=True, return_counts=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.ravel()], sizes[np.argsort(rank)]
 
 
 def _usable_groups(groups: np.ndarray | None, n: int, *, needed: int) -> np.ndarray | None:
