@@ -147,6 +147,32 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     assert (tmp_path / "m.keras").is_file() and not list(tmp_path.glob(".*"))
 
 
+def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_would(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 98, 221)).astype(np.float16)
+    y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
+    served = []
+
+    def spy(batch, targets, batch_rng):  # what each training batch holds and how it would be augmented
+        served.append((targets.tobytes(), batch_rng.random()))
+        return batch, targets
+
+    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=4, batch_size=4, patience=10, seed=0,
+                verbose=0, augment=spy)
+    train_model("seed_cnn", x, y, model_path=tmp_path / "whole.keras", **args)
+    uninterrupted, served[:] = list(served), []
+    original_fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **k: original_fit(
+        self, *a, callbacks=[*callbacks, StopAfter(1)], **k))
+    with pytest.raises(KeyboardInterrupt):
+        train_model("seed_cnn", x, y, model_path=tmp_path / "m.keras", **args)
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    train_model("seed_cnn", x, y, model_path=tmp_path / "m.keras", **args)
+    # Keras may look at a batch or two before training, and may make an epoch's batches in any order;
+    # the last four made are epochs 2 and 3 (two batches each).
+    assert sorted(served[-4:]) == sorted(uninterrupted[-4:])  # not epochs 0 and 1 again
+
+
 def test_group_splits_do_not_depend_on_how_labels_are_spelt():
     groups = np.repeat(np.arange(8), 5)[np.random.default_rng(1).permutation(40)]
     spelt = np.array([f"speaker-{'zyxwvuts'[g]}" for g in groups])  # sorts in the opposite order

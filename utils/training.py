@@ -54,7 +54,8 @@ class FeatureBatches(keras.utils.PyDataset):
         super().__init__(workers=workers, max_queue_size=2 * workers)
         self.features = features
         self.targets = targets
-        self.order = np.array(rows, dtype=np.int64)
+        self.rows = np.array(rows, dtype=np.int64)
+        self.order = self.rows.copy()
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
@@ -112,6 +113,19 @@ class FeatureBatches(keras.utils.PyDataset):
         self.epoch += 1
         if self.shuffle:
             self.rng.shuffle(self.order)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Serve epoch ``epoch``'s row order and augmentations, as a run that never stopped has them.
+
+        A run resumed after an interruption starts at a later epoch; without
+        this it would replay epoch 0's order and augmentations.
+        """
+        if epoch == self.epoch:
+            return
+        self.epoch, self.rng, self.order = epoch, np.random.default_rng(self.seed), self.rows.copy()
+        if self.shuffle:
+            for _ in range(epoch + 1):  # the shuffle of __init__, then one per finished epoch
+                self.rng.shuffle(self.order)
 
 
 def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
@@ -388,6 +402,7 @@ def train_model(
                     )
                 ),
                 keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+                keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: train.set_epoch(epoch)),
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
                 *([MeanReplicaStatistics()] if replicas > 1 and keras.config.backend() == "tensorflow" else []),
             ],
