@@ -56,25 +56,28 @@ def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
     starts, lengths : np.ndarray, shape (n_utterances,), int64
     first, count : np.ndarray, shape (30, n_groups), int64
         Utterances of word w by speakers of group g are ``first[w, g] + arange(count[w, g])``.
+    speakers : list of str, (n_utterances,)
     """
     n_groups = max(groups.values()) + 1 if groups else 1
-    pieces, first, count = [], np.zeros((N_WORDS, n_groups), np.int64), np.zeros((N_WORDS, n_groups), np.int64)
+    pieces, speakers = [], []
+    first, count = np.zeros((N_WORDS, n_groups), np.int64), np.zeros((N_WORDS, n_groups), np.int64)
     for w, word in enumerate(WORDS):
         by_group = [[] for _ in range(n_groups)]
         for speaker, audio in bank.get(word, []):
             audio = np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES]
             if audio.size:
-                by_group[groups[speaker] if groups else 0].append(audio)
+                by_group[groups[speaker] if groups else 0].append((speaker, audio))
         if not any(by_group):
             raise ValueError(f"the word bank has no utterance of {word!r}")
         for g, utterances in enumerate(by_group):
             if not utterances:
                 raise ValueError(f"the word bank has no utterance of {word!r} by a speaker of voice group {g}")
             first[w, g], count[w, g] = len(pieces), len(utterances)
-            pieces += utterances
+            speakers += [speaker for speaker, _ in utterances]
+            pieces += [audio for _, audio in utterances]
     lengths = np.array([len(p) for p in pieces], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.concatenate(pieces), starts, lengths, first, count
+    return np.concatenate(pieces), starts, lengths, first, count, speakers
 
 
 def _draw_mixes(rng: np.random.Generator, n_clips: int, first: np.ndarray, count: np.ndarray,
@@ -127,7 +130,7 @@ def _iter_mix(
     bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """mix_words in chunks of up to _CHUNK clips, same results, bounded memory; also yields each clip's group."""
-    flat, starts, lengths, first, count = _flatten_bank(bank, groups)
+    flat, starts, lengths, first, count, _ = _flatten_bank(bank, groups)
     rng = np.random.default_rng(seed)
     mixes = _draw_mixes(rng, n_clips, first, count, lengths, grouped=bool(groups))
     noise_seeds = rng.integers(2**63, size=-(-n_clips // _CHUNK))
@@ -260,17 +263,13 @@ class WordMixer:
 
 def _write_word_bank(folder: Path, bank: WordBank, groups: Mapping[str, int] | None) -> None:
     """``folder/audio.npy``: every utterance end to end, int16; ``folder/index.csv``: word, group, speaker, start, length."""
-    rows, pieces, start = [], [], 0
-    for word in WORDS:
-        for speaker, audio in bank.get(word, []):
-            audio = np.asarray(audio, dtype=np.float32)[:CLIP_SAMPLES]
-            if audio.size:
-                rows.append((word, groups[speaker] if groups else 0, speaker, start, audio.size))
-                pieces.append(np.clip(np.rint(audio * 32767), -32767, 32767).astype(np.int16))
-                start += audio.size
+    flat, starts, lengths, first, count, speakers = _flatten_bank(bank, groups)
+    word, group = np.divmod(np.repeat(np.arange(count.size), count.ravel()), count.shape[1])
     folder.mkdir()
-    np.save(folder / "audio.npy", np.concatenate(pieces))
-    pd.DataFrame(rows, columns=["word", "group", "speaker", "start", "length"]).to_csv(folder / "index.csv", index=False)
+    np.save(folder / "audio.npy", np.clip(np.rint(flat * 32767), -32767, 32767).astype(np.int16))
+    index = pd.DataFrame({"word": np.array(WORDS)[word], "group": group, "speaker": speakers,
+                          "start": starts, "length": lengths})
+    index.to_csv(folder / "index.csv", index=False)
 
 
 def speaker_groups(keys: Mapping[str, str], *, n_groups: int, seed: int) -> dict[str, int]:

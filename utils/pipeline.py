@@ -92,7 +92,7 @@ def train_on_split(
     """
     recipe = data.recipe
     augment = recipe.augment
-    if data.words is not None and getattr(augment, "fresh", 0) > 0:
+    if data.words is not None:  # loaded only for recipes that make fresh mixtures
         groups = None if data.groups is None else np.unique(data.groups[train_idx])
         augment = dataclasses.replace(augment, words=data.words.restricted(groups))
     return train_model(

@@ -137,12 +137,12 @@ def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
     least one group, never all). With fewer than 2 groups it warns and splits
     by clip.
     """
-    groups = _usable_groups(groups, n, needed=2)
-    if groups is None:
+    numbered = _usable_groups(groups, n, needed=2)
+    if numbered is None:
         order = np.random.default_rng(seed).permutation(n)
         n_val = max(1, int(round(n * val_fraction)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
-    group_of, sizes = _groups_by_first_clip(groups)
+    group_of, sizes = numbered
     order = np.random.default_rng(seed).permutation(len(sizes))
     taken = np.cumsum(sizes[order])
     n_held = min(max(1, int(np.searchsorted(taken, val_fraction * n) + 1)), len(sizes) - 1)
@@ -163,11 +163,11 @@ def kfold_splits(n: int, *, folds: int, seed: int = 0,
     """
     if not 2 <= folds <= n:
         raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
-    groups = _usable_groups(groups, n, needed=folds)
-    if groups is None:
+    numbered = _usable_groups(groups, n, needed=folds)
+    if numbered is None:
         parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
     else:
-        group_of, sizes = _groups_by_first_clip(groups)
+        group_of, sizes = numbered
         order = np.random.default_rng(seed).permutation(len(sizes))
         order = order[np.argsort(-sizes[order], kind="stable")]  # largest first, ties in random order
         fold_of, filled = np.empty(len(sizes), dtype=np.int64), np.zeros(folds, dtype=np.int64)
@@ -190,19 +190,20 @@ def _groups_by_first_clip(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank[inverse.ravel()], sizes[np.argsort(rank)]
 
 
-def _usable_groups(groups: np.ndarray | None, n: int, *, needed: int) -> np.ndarray | None:
-    """``groups`` checked to be one per clip, or None (with a warning) when there are fewer than ``needed``."""
+def _usable_groups(groups: np.ndarray | None, n: int, *, needed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``_groups_by_first_clip`` of groups checked to be one per clip, or None (with a warning) when
+    there are fewer than ``needed``."""
     if groups is None:
         return None
     groups = np.asarray(groups)
     if groups.shape != (n,):
         raise ValueError(f"expected one group per clip ({n}), got an array of shape {groups.shape}")
-    found = len(np.unique(groups))
-    if found < needed:
-        warnings.warn(f"the clips hold {found} groups, fewer than the {needed} this split needs: "
+    group_of, sizes = _groups_by_first_clip(groups)
+    if len(sizes) < needed:
+        warnings.warn(f"the clips hold {len(sizes)} groups, fewer than the {needed} this split needs: "
                       "splitting by clip instead, so validation may share voices with training", stacklevel=3)
         return None
-    return groups
+    return group_of, sizes
 
 
 def copy_rows(clip_indices: np.ndarray, *, n_clips: int, copies: int) -> np.ndarray:
