@@ -1,4 +1,5 @@
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -8,9 +9,11 @@ import pytest
 import soundfile as sf
 
 from utils.dataset import (
-    DataError, DataWarning, clip_id, list_clips, load_clips, load_test_answers, load_train, read_answers,
+    DataError, DataWarning, clip_id, decode_clips, list_clips, load_clips, load_test_answers, load_train, read_answers,
     read_clip, read_groups, read_template_ids,
 )
+from utils.datawarnings import main as datawarnings_main
+from utils.datawarnings import record, recorded
 from utils.words import WORDS
 
 
@@ -87,7 +90,7 @@ def test_odd_clips_are_corrected(tmp_path, rate, channels, seconds, subtype, fix
     before = folder_digest(tmp_path)
     clip, fixes = read_clip(path)
     assert folder_digest(tmp_path) == before
-    assert clip.shape == (16000,) and clip.dtype == np.int16 and fixes == fix
+    assert clip.shape == (16000,) and clip.dtype == np.int16 and set(fixes) == fix
     assert 0.45 < np.abs(clip[:8000]).max() / 32768 < 0.55
 
 
@@ -99,6 +102,39 @@ def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
     with pytest.warns(DataWarning, match="3 clips were shorter than 1 s") as record:
         load_clips(folder, cache_dir=tmp_path / "cache")
     assert len([w for w in record if issubclass(w.category, DataWarning)]) == 1
+
+
+def test_truncated_clip_says_what_its_header_promised(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    sf.write(folder / "c_1.wav", np.full(16000, 0.25), 16000, subtype="PCM_16")
+    whole = (folder / "c_1.wav").read_bytes()
+    (folder / "c_1.wav").write_bytes(whole[: len(whole) - 16000])  # cut half of the samples
+    clip, fixes = read_clip(folder / "c_1.wav")
+    assert fixes == {"truncated": "header says 16000 frames, file holds 8000"}
+    assert (clip[:8000] == 8192).all() and (clip[8000:] == 0).all()
+    expected = r"1 clips are truncated .*first: .*c_1.wav: header says 16000 frames, file holds 8000\)"
+    with pytest.warns(DataWarning, match=expected) as record:
+        decode_clips(list_clips(folder)[1], record_to=tmp_path / "out" / "metrics.json")
+    assert len(record) == 1 and "shorter than 1 s" not in str(record[0].message)
+    assert recorded(tmp_path / "out" / "metrics.json") == [str(record[0].message)]
+
+
+def test_warnings_are_recorded_once_in_metrics(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({"holdout": {"val_kld": 1.5}}))
+    record(path, ["a", "b"])
+    assert record(path, ["b", "c"]) == ["a", "b", "c"]
+    assert json.loads(path.read_text()) == {"holdout": {"val_kld": 1.5}, "data_warnings": ["a", "b", "c"]}
+    assert recorded(tmp_path / "none.json") == []
+
+
+def test_show_prints_only_the_new_warnings(tmp_path, capsys):
+    path = tmp_path / "metrics.json"
+    record(path, ["first", "second"])
+    datawarnings_main(["show", str(path), "--after", "1"])
+    out = capsys.readouterr()
+    assert out.out == "2\n" and out.err == "  data warning: second\n"
 
 
 # --- clips that are refused, naming the file -------------------------------------------------------
