@@ -10,7 +10,7 @@ import soundfile as sf
 
 from utils.dataset import (
     DataError, DataWarning, clip_id, decode_clips, list_clips, load_clips, load_test_answers, load_train, read_answers,
-    read_clip, read_groups, read_template_ids,
+    read_clip, read_groups, read_template, read_template_ids,
 )
 from utils.datawarnings import main as datawarnings_main
 from utils.datawarnings import record, recorded
@@ -224,6 +224,50 @@ def test_template_order_is_kept_and_checked(dacon_folder, tmp_path):
     table.iloc[1:].to_csv(path, index=False)
     with pytest.raises(DataError, match=r"submission.csv: no row for 1 clips .*first id 3"):
         read_template_ids(path, ids)
+
+
+def test_a_saved_pandas_index_is_dropped_with_one_warning(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    expected = pd.read_csv(path)[WORDS].to_numpy(dtype=np.float32)
+    pd.read_csv(path).to_csv(path)  # pandas' default: a leading unnamed index column
+    assert path.read_text().startswith(",id,bed")
+    with pytest.warns(DataWarning, match=r"train_answer.csv: the first column is unnamed and holds 0..11") as record:
+        _, _, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    assert len(record) == 1
+    np.testing.assert_array_equal(answers, expected)
+
+
+@pytest.mark.parametrize("index", [np.arange(1, 13), np.arange(12)[::-1]])
+def test_an_unnamed_column_that_is_not_an_index_is_refused(dacon_folder, tmp_path, index):
+    path = dacon_folder / "train_answer.csv"
+    table = pd.read_csv(path)
+    table.index = index
+    table.to_csv(path)
+    with pytest.raises(DataError, match=r"train_answer.csv: expected columns id \+ the 30 words; .*unknown \['Unnamed: 0'\]"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
+
+
+def test_template_columns_are_kept_in_their_order(dacon_folder, tmp_path):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    path = dacon_folder / "submission.csv"
+    table = pd.read_csv(path)[["id", *WORDS[::-1]]].rename(columns={"id": "ID"})
+    table.to_csv(path)  # with pandas' index as well
+    with pytest.warns(DataWarning, match="submission.csv: the first column is unnamed"):
+        template_ids, columns = read_template(path, ids)
+    assert list(template_ids) == list(ids) and columns == ["ID", *WORDS[::-1]]
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.drop(columns="bed"), r"missing \['bed'\], unknown \[\]"),
+    (lambda t: t.assign(score=0), r"missing \[\], unknown \['score'\]"),
+    (lambda t: t.rename(columns={"id": "clip"}), "expected an 'id' column"),
+])
+def test_template_with_other_columns_is_refused(dacon_folder, tmp_path, edit, expected):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    path = dacon_folder / "submission.csv"
+    edit(pd.read_csv(path)).to_csv(path, index=False)
+    with pytest.raises(DataError, match=f"submission.csv: .*{expected}"):
+        read_template(path, ids)
 
 
 def test_missing_answer_file_is_named(dacon_folder, tmp_path):

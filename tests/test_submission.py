@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from utils.submission import (
-    SubmissionError, build_submission, floor_probabilities, summarize_submission, summary_line,
+    SubmissionError, build_submission, column_note, floor_probabilities, summarize_submission, summary_line,
     validate_submission, write_submission,
 )
 from utils.words import WORDS
@@ -73,3 +73,25 @@ def test_summary_line_names_submission_and_scores(tmp_path):
     }))
     line = summary_line(path)
     assert line == "Submission: outputs/submission.csv (200 rows), out-of-fold validation KLD 1.2500, test KLD 1.3000"
+
+
+def template_columns():
+    words = WORDS[::-1]
+    return ["ID", *words]
+
+
+def test_submission_follows_the_template_columns():
+    p = probabilities(3)
+    columns = template_columns()
+    frame = build_submission(np.array([10, 11, 12]), p, template_ids=np.array([12, 10, 11]), columns=columns)
+    assert list(frame.columns) == columns and list(frame["ID"]) == [12, 10, 11]
+    np.testing.assert_allclose(frame[WORDS].iloc[0], p[2], rtol=1e-4)
+    validate_submission(frame, expected_ids=np.array([12, 10, 11]), columns=columns)
+    with pytest.raises(SubmissionError, match="expected columns id"):
+        validate_submission(frame, expected_ids=np.array([12, 10, 11]))
+
+
+def test_column_note_says_whose_order_was_written():
+    assert "no template" in column_note(None)
+    assert "kit's order)" in column_note(["id", *WORDS])
+    assert column_note(template_columns()) == "columns as the template has them, not the kit's order: ID, zero, yes, wow, ..."

@@ -231,22 +231,52 @@ def _set_unique_ids(frame: pd.DataFrame, ids: pd.Series, csv_path: Path) -> None
         raise DataError(f"{csv_path}: {_row(frame, dup[0])}: the id appears more than once")
 
 
+def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
+    """Drop a leading unnamed column holding 0..n-1 (a pandas index saved with the table), with one warning.
+
+    Any other unnamed column stays, to be refused as unknown.
+    """
+    first = str(frame.columns[0]) if len(frame.columns) else "id"
+    if first.strip() and first != "Unnamed: 0":  # pandas names an empty header "Unnamed: 0"
+        return frame
+    values = pd.to_numeric(frame.iloc[:, 0], errors="coerce").to_numpy()
+    if not np.array_equal(values, np.arange(len(frame))):
+        return frame
+    warnings.warn(f"{csv_path}: the first column is unnamed and holds 0..{len(frame) - 1} "
+                  "(an index saved by pandas): ignored", DataWarning, stacklevel=5)
+    return frame.iloc[:, 1:].copy()
+
+
+def _read_word_frame(csv_path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A word table's frame, checked to hold an id column (any case) and the 30 words, nothing else."""
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: expected a CSV file, found none")
+    frame = _drop_index_column(_read_csv(csv_path), csv_path)
+    id_column = next((c for c in frame.columns if str(c).strip().lower() == "id"), None)
+    if id_column is None:
+        raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}...")
+    missing = [w for w in WORDS if w not in frame.columns]
+    unknown = [c for c in frame.columns if c != id_column and c not in WORDS]
+    if missing or unknown:
+        raise DataError(f"{csv_path}: expected columns id + the 30 words; missing {missing}, unknown {unknown}")
+    columns = [str(c) for c in frame.columns]
+    return frame.rename(columns={id_column: "id"}), columns
+
+
 def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFrame:
     """Read an answer or template CSV: an id column, then the 30 word columns.
 
+    The id column may be named id in any case (ID, Id); a leading unnamed column
+    holding 0..n-1 (pandas' index) is dropped with a warning.
     With ``probabilities`` every row must be finite, non-negative and sum to 1.
     Returns the frame indexed by id, columns in the order of WORDS.
     """
-    csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise DataError(f"{csv_path}: expected a CSV file, found none")
-    frame = _read_csv(csv_path)
-    if "id" not in frame.columns:
-        raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}...")
-    missing = [w for w in WORDS if w not in frame.columns]
-    unknown = [c for c in frame.columns if c != "id" and c not in WORDS]
-    if missing or unknown:
-        raise DataError(f"{csv_path}: expected columns id + the 30 words; missing {missing}, unknown {unknown}")
+    return _word_table(Path(csv_path), probabilities=probabilities)[0]
+
+
+def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, list[str]]:
+    """read_word_table's frame, and the file's own columns (its id column's name, the words in its order)."""
+    frame, columns = _read_word_frame(csv_path)
     ids = pd.to_numeric(frame["id"], errors="coerce")
     bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy())
     if len(bad):
@@ -262,7 +292,7 @@ def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFram
             hit = np.flatnonzero(test)
             if len(hit):
                 raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected {expected} ({len(hit)} rows affected)")
-    return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS)
+    return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS), columns
 
 
 def _check_ids_match(clip_ids: np.ndarray, table_ids: np.ndarray, *, clips_where: Path, table_where: Path) -> None:
@@ -292,11 +322,24 @@ def read_answers(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path
     return table.loc[np.asarray(ids)].to_numpy()
 
 
+def read_template(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> tuple[np.ndarray, list[str]]:
+    """The template's ids in its own row order, checked against the clips' ids, and its columns.
+
+    Returns
+    -------
+    ids : np.ndarray, shape (n,), int64
+    columns : list of str
+        The template's id column name and the 30 words, in its own order, as the submission should have them.
+    """
+    csv_path = Path(csv_path)
+    table, columns = _word_table(csv_path, probabilities=False)
+    _check_ids_match(np.asarray(ids), table.index.to_numpy(), clips_where=Path(clips_dir), table_where=csv_path)
+    return table.index.to_numpy(), columns
+
+
 def read_template_ids(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> np.ndarray:
     """The template's ids in its own row order, checked against the clips' ids."""
-    table = read_word_table(csv_path, probabilities=False)
-    _check_ids_match(np.asarray(ids), table.index.to_numpy(), clips_where=Path(clips_dir), table_where=Path(csv_path))
-    return table.index.to_numpy()
+    return read_template(csv_path, ids, clips_dir=clips_dir)[0]
 
 
 def load_train(data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Write and check a submission: id, then the 30 word probabilities, in the template's order."""
+"""Write and check a submission: id, then the 30 word probabilities, in the template's row and column order."""
 from __future__ import annotations
 
 import json
@@ -28,8 +28,17 @@ def floor_probabilities(probabilities: np.ndarray, *, floor: float = PROBABILITY
     return p / p.sum(axis=1, keepdims=True)
 
 
-def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids: np.ndarray | None = None) -> pd.DataFrame:
-    """A submission frame in the template's row order (or by id without a template).
+KIT_COLUMNS = ["id", *WORDS]
+
+
+def id_column(columns: list[str]) -> str:
+    """The one column of a submission's columns that is not a word."""
+    return next(c for c in columns if c not in WORDS)
+
+
+def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids: np.ndarray | None = None,
+                     columns: list[str] | None = None) -> pd.DataFrame:
+    """A submission frame in the template's row and column order (by id, in the kit's columns, without a template).
 
     Parameters
     ----------
@@ -38,19 +47,29 @@ def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids
     probabilities : np.ndarray, shape (n, 30)
     template_ids : np.ndarray, shape (n,), optional
         The template's ids in its row order.
+    columns : list of str, optional
+        The template's columns: its id column's name and the 30 words, in its order.
     """
     frame = pd.DataFrame(floor_probabilities(probabilities), columns=WORDS)
     frame.insert(0, "id", np.asarray(ids, dtype=np.int64))
     frame = frame.set_index("id", drop=False)
     order = np.sort(frame.index.to_numpy()) if template_ids is None else np.asarray(template_ids)
-    return frame.loc[order].reset_index(drop=True)
+    columns = columns or KIT_COLUMNS
+    frame = frame.loc[order].reset_index(drop=True).rename(columns={"id": id_column(columns)})
+    return frame[columns]
 
 
-def validate_submission(frame: pd.DataFrame, *, expected_ids: np.ndarray) -> None:
-    """Raise SubmissionError unless the frame is one the leaderboard scores as finite."""
-    if list(frame.columns) != ["id", *WORDS]:
-        raise SubmissionError(f"expected columns id + the {N_WORDS} words in order, found {list(frame.columns)}")
-    if len(frame) != len(expected_ids) or not np.array_equal(frame["id"].to_numpy(), np.asarray(expected_ids)):
+def validate_submission(frame: pd.DataFrame, *, expected_ids: np.ndarray, columns: list[str] | None = None) -> None:
+    """Raise SubmissionError unless the frame is one the leaderboard scores as finite.
+
+    ``columns``: the template's (id column and words in its order); by default id, then WORDS.
+    """
+    columns = columns or KIT_COLUMNS
+    if list(frame.columns) != list(columns):
+        raise SubmissionError(f"expected columns {id_column(columns)} + the {N_WORDS} words in order "
+                              f"({', '.join(columns[:4])}, ...), found {list(frame.columns)}")
+    ids = frame[id_column(columns)]
+    if len(frame) != len(expected_ids) or not np.array_equal(ids.to_numpy(), np.asarray(expected_ids)):
         raise SubmissionError(f"expected {len(expected_ids)} rows in the template's id order, found {len(frame)} rows")
     values = frame[WORDS].to_numpy(dtype=np.float64)
     checks = (
@@ -61,7 +80,16 @@ def validate_submission(frame: pd.DataFrame, *, expected_ids: np.ndarray) -> Non
     for failed, expected in checks:
         rows = np.flatnonzero(failed)
         if len(rows):
-            raise SubmissionError(f"row {rows[0] + 2} (id {frame['id'].iloc[rows[0]]}): expected {expected}")
+            raise SubmissionError(f"row {rows[0] + 2} (id {ids.iloc[rows[0]]}): expected {expected}")
+
+
+def column_note(columns: list[str] | None) -> str:
+    """Which column order a submission was written in, for the printed summary."""
+    if columns is None:
+        return "columns: id, then the 30 words in the kit's order (no template)"
+    if list(columns) == KIT_COLUMNS:
+        return "columns as the template has them (id, then the 30 words in the kit's order)"
+    return f"columns as the template has them, not the kit's order: {', '.join(columns[:4])}, ..."
 
 
 def write_submission(frame: pd.DataFrame, path: str | Path) -> Path:
