@@ -65,6 +65,12 @@ export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"
 # Where outputs/ goes: the kit's folder, or a writable place when it is read-only (utils/paths.py).
 WORK="$("$PY" -c 'from utils.paths import WORK_ROOT; print(WORK_ROOT)')"
 export KIT_WORK_DIR="$WORK"
+# One run at a time per outputs folder (utils/runlock.py); this run's children pass with its token.
+KIT_RUN_LOCK="$("$PY" -m utils.runlock acquire --pid $$)" || exit 3
+export KIT_RUN_LOCK
+trap '"$PY" -m utils.runlock release --token "$KIT_RUN_LOCK" || true' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 OUT="$WORK/outputs/notebooks"
 mkdir -p "$OUT"
 

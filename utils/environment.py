@@ -85,7 +85,11 @@ def hosted_data_dir() -> Path | None:
 
 
 def prepare() -> str:
-    """Set the backend and log defaults, install what is missing; returns where the kit runs."""
+    """Refuse while another run writes the outputs folder, set the backend and log defaults,
+    install what is missing; returns where the kit runs."""
+    from utils import runlock
+
+    runlock.check()
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     install_missing()

@@ -9,6 +9,9 @@ from typing import Callable
 
 import numpy as np
 
+from utils import runlock
+from utils.paths import OUTPUTS_DIR
+
 
 def temporary_path(path: Path) -> Path:
     """A hidden sibling to write into before renaming onto ``path``."""
@@ -17,8 +20,13 @@ def temporary_path(path: Path) -> Path:
 
 @contextmanager
 def atomic_file(path: str | Path):
-    """Open a temporary sibling for binary writing; rename it onto ``path`` only if the block completes."""
+    """Open a temporary sibling for binary writing; rename it onto ``path`` only if the block completes.
+
+    Inside the kit's outputs folder it first refuses while another run holds it (utils/runlock.py).
+    """
     path = Path(path)
+    if OUTPUTS_DIR in path.resolve().parents:  # another run may be writing there
+        runlock.check(OUTPUTS_DIR)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
     with open(tmp, "wb") as handle:
