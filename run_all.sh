@@ -117,6 +117,11 @@ run_folds_in_parallel() {
   rm -f "$OUT"/.fold-*.ipynb
 }
 
+# Data corrections each notebook made (resampled, padded, truncated, ...): printed on stderr as they appear.
+METRICS="$WORK/outputs/metrics.json"
+shown="$("$PY" -m utils.datawarnings count "$METRICS" || echo 0)"
+show_new_warnings() { shown="$("$PY" -m utils.datawarnings show "$METRICS" --after "$shown" || echo "$shown")"; }
+
 echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 total_start=$SECONDS
 previous_key=""
@@ -148,9 +153,11 @@ for notebook in notebooks/0[1-6]_*.ipynb; do
     mv "$partial" "$OUT/$name.ipynb"
     echo "$key" >"$done_file.tmp" && mv "$done_file.tmp" "$done_file"
     echo "done in $((SECONDS - start)) s"
+    show_new_warnings
   else
     [ -f "$partial" ] && mv "$partial" "$OUT/$name.ipynb"
     echo "FAILED after $((SECONDS - start)) s"
+    show_new_warnings
     error="$(grep -E '^[A-Za-z_.]*(Error|Exception|Interrupt)\b' "$log" | tail -n 1 || true)"
     echo "run_all.sh: notebooks/$name.ipynb failed: ${error:-see the log}" >&2
     echo "  log: $log; executed notebook: $OUT/$name.ipynb" >&2
@@ -163,4 +170,4 @@ echo "All notebooks ran in $((SECONDS - total_start)) s"
 # A failed report is only warned about: the submission is already written.
 "$PY" -m utils.report --notebooks "$OUT" --out "$WORK/outputs/report.html" \
   || echo "run_all.sh: the report could not be built (error above)" >&2
-"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$WORK/outputs/metrics.json"
+"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$METRICS"

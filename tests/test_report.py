@@ -1,5 +1,6 @@
 """The HTML report: executed notebooks joined into one page, code hidden."""
 import base64
+import json
 import io
 import subprocess
 import sys
@@ -83,3 +84,37 @@ def test_report_does_not_import_keras_or_tensorflow():
     code = "import sys, utils.report; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+TF_STARTUP = """WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1795653876.649619    2665 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results.
+E0000 00:00:1795653876.650504    2665 cuda_dnn.cc:8310] Unable to register cuDNN factory: Attempting to register factory for plugin cuDNN
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the appropriate compiler flags.
+2024-05-01 10:00:00.123456: W tensorflow/compiler/tf2tensorrt/utils/py_utils.cc:38] TF-TRT Warning: Could not find TensorRT
+"""
+
+
+def test_report_leaves_out_library_start_up_lines_and_keeps_other_stderr(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    setup = nbformat.v4.new_code_cell("prepare()", execution_count=1, outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=TF_STARTUP),
+        nbformat.v4.new_output("stream", name="stdout", text="Running on: local\n"),
+    ])
+    load = nbformat.v4.new_code_cell("load()", execution_count=2, outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text=TF_STARTUP + "dataset.py:170: DataWarning: 2 clips were cut\n"),
+    ])
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · Step"), setup, load]),
+                   folder / "01_step.ipynb")
+    html = build_report(folder, tmp_path / "report.html").read_text()
+    for noise in ("absl", "oneDNN", "cuDNN", "rebuild TensorFlow", "TF-TRT", "port.cc"):
+        assert noise not in html, noise
+    assert "Running on: local" in html and "DataWarning: 2 clips were cut" in html
+    assert html.count('class="output_subarea output_stream output_stderr') <= 1
+
+
+def test_report_lists_the_data_warnings_of_the_run(executed, tmp_path):
+    (executed.parent / "metrics.json").write_text(json.dumps({"data_warnings": ["3 clips were cut <first: a.wav>"]}))
+    html = build_report(executed, tmp_path / "report.html").read_text()
+    assert "Data warnings" in html and "3 clips were cut &lt;first: a.wav&gt;" in html
+    assert "Data warnings" not in build_report(executed, tmp_path / "r.html", tmp_path / "none.json").read_text()

@@ -1,5 +1,8 @@
 """One HTML report from the executed notebooks: markdown and outputs, code hidden.
 
+The libraries' start-up lines are left out of stderr outputs, and the data
+warnings kept in metrics.json are listed at the top.
+
 Usage::
 
     python -m utils.report [--notebooks DIR] [--out FILE]
@@ -9,15 +12,40 @@ from __future__ import annotations
 import argparse
 import copy
 import html
+import re
 from pathlib import Path
 
 import nbformat
 from nbconvert import HTMLExporter
 
+from utils.datawarnings import recorded
 from utils.paths import EXECUTED_NOTEBOOKS_DIR, OUTPUTS_DIR
 from utils.store import write_bytes_atomic
 
 REPORT_TITLE = "Overlap-words kit: run report"
+# Start-up lines of TensorFlow, absl and CUDA that reach a notebook's stderr; they say nothing about the run.
+NOISE = re.compile("|".join([
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called",
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]",  # absl's log prefix
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\]",  # older TensorFlow's
+    r"^To enable the following instructions: .*rebuild TensorFlow",
+    r"Unable to register cu(DNN|FFT|BLAS) factory|TF-TRT Warning|Could not find cuda drivers",
+    r"oneDNN custom operations are on|TF_ENABLE_ONEDNN_OPTS|TF_CPP_MIN_LOG_LEVEL",
+]))
+
+
+def without_noise(outputs: list) -> list:
+    """A cell's outputs with the library start-up lines taken out of its stderr streams (emptied ones dropped)."""
+    kept = []
+    for output in outputs:
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            lines = [line for line in output.text.splitlines(keepends=True) if not NOISE.search(line)]
+            if not "".join(lines).strip():
+                continue
+            output = copy.deepcopy(output)
+            output.text = "".join(lines)
+        kept.append(output)
+    return kept
 
 
 def executed_notebooks(notebooks_dir: str | Path) -> list[Path]:
@@ -46,13 +74,15 @@ def notebook_title(nb: nbformat.NotebookNode, fallback: str) -> str:
     return fallback
 
 
-def join_notebooks(paths: list[Path]) -> nbformat.NotebookNode:
-    """One notebook: a title, a table of contents, then each notebook's cells after an anchor.
+def join_notebooks(paths: list[Path], *, data_warnings: list[str] = ()) -> nbformat.NotebookNode:
+    """One notebook: a title, a table of contents, the data warnings, then each notebook's cells after an anchor.
 
     Parameters
     ----------
     paths : list of Path
         Executed notebooks, in the order they should appear.
+    data_warnings : list of str
+        Corrections made to the input data (metrics.json's "data_warnings").
 
     Returns
     -------
@@ -65,11 +95,15 @@ def join_notebooks(paths: list[Path]) -> nbformat.NotebookNode:
     contents = "\n".join(f"{i}. [{html.escape(title)}](#{anchor})"
                          for i, (title, anchor) in enumerate(zip(titles, anchors), start=1))
     header = f"# {REPORT_TITLE}\n\nCode cells are hidden; their outputs are shown.\n\n## Contents\n\n{contents}"
+    if data_warnings:
+        header += "\n\n## Data warnings\n\n" + "\n".join(f"- {html.escape(w)}" for w in data_warnings)
     cells = [nbformat.v4.new_markdown_cell(header)]
     for nb, title, anchor in zip(notebooks, titles, anchors):
         cells.append(nbformat.v4.new_markdown_cell(f'<hr>\n<a id="{anchor}"></a>'))
         for cell in nb.cells:
             cell = copy.deepcopy(cell)
+            if cell.cell_type == "code":
+                cell.outputs = without_noise(cell.outputs)
             # Alt text for figures (nbconvert warns about images without it).
             if cell.cell_type == "code" and any("image/png" in out.get("data", {}) for out in cell.outputs):
                 cell.metadata.setdefault("alt", f"A figure from {title}")
@@ -84,7 +118,8 @@ def join_notebooks(paths: list[Path]) -> nbformat.NotebookNode:
     return joined
 
 
-def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: str | Path = OUTPUTS_DIR / "report.html") -> Path:
+def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: str | Path = OUTPUTS_DIR / "report.html",
+                 metrics_path: str | Path | None = None) -> Path:
     """Join the executed notebooks of a folder into one HTML file with code cells hidden.
 
     Parameters
@@ -93,6 +128,9 @@ def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: s
         Folder of executed notebooks ``01_*.ipynb`` .. ``06_*.ipynb``.
     out_path : str or Path
         The HTML file; written under a temporary name and renamed when complete.
+    metrics_path : str or Path, optional
+        The run's metrics.json, whose data warnings the report lists; by default
+        the one beside ``notebooks_dir`` (outputs/metrics.json).
 
     Returns
     -------
@@ -100,7 +138,8 @@ def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: s
         ``out_path``.
     """
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(join_notebooks(executed_notebooks(notebooks_dir)))
+    data_warnings = recorded(metrics_path or Path(notebooks_dir).parent / "metrics.json")
+    body, _ = exporter.from_notebook_node(join_notebooks(executed_notebooks(notebooks_dir), data_warnings=data_warnings))
     out_path = Path(out_path)
     write_bytes_atomic(out_path, body.encode("utf-8"))
     return out_path
