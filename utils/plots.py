@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from utils.words import SAMPLE_RATE, WORDS
+from utils.metrics import kl_divergence_per_clip
+from utils.words import SAMPLE_RATE, WORDS, WORDS_PER_CLIP
 
 
 def word_counts(answers: np.ndarray) -> pd.Series:
@@ -102,3 +103,67 @@ def plot_history(history, *, title: str = "Learning curves"):
 def describe_words(row: np.ndarray) -> str:
     """The words present in an answer row, as text."""
     return " + ".join(w for w, v in zip(WORDS, row) if v > 0)
+
+
+# --- what a model gets wrong (validation predictions) ----------------------------------------------
+
+
+def _top4(predictions: np.ndarray) -> np.ndarray:
+    """(n, 30) bool: each clip's four most probable words."""
+    order = np.argsort(-np.asarray(predictions), axis=1)[:, :WORDS_PER_CLIP]
+    top = np.zeros(np.shape(predictions), dtype=bool)
+    np.put_along_axis(top, order, True, axis=1)
+    return top
+
+
+def recall_per_word(truth: np.ndarray, predictions: np.ndarray) -> pd.Series:
+    """For each word, the share of the clips holding it that have it among their four most probable words."""
+    present = np.asarray(truth) > 0
+    hits = (present & _top4(predictions)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.Series(hits / present.sum(axis=0), index=WORDS, name="recall")
+
+
+def plot_recall_per_word(truth: np.ndarray, predictions: np.ndarray):
+    recall = recall_per_word(truth, predictions).sort_values()
+    fig, ax = plt.subplots(figsize=(12, 3))
+    recall.plot.bar(ax=ax)
+    ax.axhline(WORDS_PER_CLIP / len(WORDS), color="grey", linestyle=":", label="chance")
+    ax.set_ylabel("top-4 recall")
+    ax.set_title("How often each word present is among the four most probable")
+    ax.legend()
+    return fig
+
+
+def confused_pairs(truth: np.ndarray, predictions: np.ndarray, *, top: int = 10) -> pd.DataFrame:
+    """The most frequent (missed word, word predicted instead) pairs: in a clip, a word present but
+    not in the top four, and a word in the top four but absent; counted once per clip and pair."""
+    present = np.asarray(truth) > 0
+    predicted = _top4(predictions)
+    missed, wrong = (present & ~predicted).astype(np.int64), (predicted & ~present).astype(np.int64)
+    counts = pd.DataFrame(missed.T @ wrong, index=WORDS, columns=WORDS).stack()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable").head(top)
+    return pd.DataFrame({"missed": counts.index.get_level_values(0), "predicted instead": counts.index.get_level_values(1),
+                         "clips": counts.to_numpy()})
+
+
+def kld_by_loudness(truth: np.ndarray, predictions: np.ndarray, clips: np.ndarray, *, bins: int = 5) -> pd.DataFrame:
+    """Mean KL divergence of the clips in each loudness bin (RMS dBFS quantiles), with the clip counts."""
+    table = pd.DataFrame({"rms_db": loudness_table(clips)["rms_db"],
+                          "kld": kl_divergence_per_clip(truth, predictions)})
+    table["loudness"] = pd.qcut(table["rms_db"], q=bins, duplicates="drop")
+    grouped = table.groupby("loudness", observed=True)["kld"]
+    return pd.DataFrame({"clips": grouped.size(), "mean_kld": grouped.mean()})
+
+
+def plot_kld_by_loudness(table: pd.DataFrame):
+    """A kld_by_loudness table as bars, quietest bin first."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    labels = [f"{b.left:.0f} to {b.right:.0f}" for b in table.index]
+    ax.bar(labels, table["mean_kld"])
+    ax.axhline(np.log(7.5), color="grey", linestyle=":", label="uniform guess")
+    ax.set_xlabel("clip RMS level (dBFS)")
+    ax.set_ylabel("mean KL divergence")
+    ax.set_title("Validation KLD by clip loudness")
+    ax.legend()
+    return fig
