@@ -8,11 +8,13 @@ PY="${PYTHON:-python3}"
 
 usage() {
   cat <<USAGE
-Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe kit|kit_fresh|seed] [--data DIR] [--from NN] [--parallel-folds]
+Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe mel_tcn|kit|kit_fresh|seed] [--data DIR] [--from NN] [--parallel-folds]
 
   --profile  run size (default: full when a GPU is visible, else standard)
-  --recipe   kit (default): in-model log-mel, on-the-fly augmentation, ResNet, calibration;
-             kit_fresh: kit with fresh mixtures of the dataset's saved words (embedded data);
+  --recipe   mel_tcn (default): cached log-mel, fresh mixtures and voice changes in the mel
+             domain, a temporal ResNet, calibration;
+             kit: in-model log-mel, on-the-fly waveform augmentation, 2-D ResNet, calibration;
+             kit_fresh: kit with fresh waveform mixtures of the dataset's saved words;
              seed: the 26th-place solution's recipe
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
   --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
@@ -26,7 +28,7 @@ USAGE
 }
 
 PROFILE=""
-RECIPE="kit"
+RECIPE="mel_tcn"
 DATA=""
 FROM=""
 PARALLEL_FOLDS=""
@@ -50,8 +52,8 @@ case "$PROFILE" in
   *) echo "run_all.sh: unknown profile '$PROFILE' (expected smoke, standard or full)" >&2; exit 2 ;;
 esac
 case "$RECIPE" in
-  kit|kit_fresh|seed) ;;
-  *) echo "run_all.sh: unknown recipe '$RECIPE' (expected kit, kit_fresh or seed)" >&2; exit 2 ;;
+  mel_tcn|kit|kit_fresh|seed) ;;
+  *) echo "run_all.sh: unknown recipe '$RECIPE' (expected mel_tcn, kit, kit_fresh or seed)" >&2; exit 2 ;;
 esac
 if [ -n "$FROM" ] && ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
   echo "run_all.sh: --from expects a notebook number 01..06, got '$FROM'" >&2; exit 2

@@ -1,11 +1,16 @@
 """Scoreboard: train every recipe on the same clips and split, score them side by side.
 
-    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR] [--recipes seed,kit,kit_fresh]
+    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR]
+                                         [--recipes seed,kit,mel_tcn] [--budget SECONDS]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
 04 trains it), its validation KLD (raw, and after the calibration fitted on
 those same clips), its KLD and top-4 recall on the test side
 (unseen voices on the embedded data), training time and parameter count.
+With ``--budget`` every recipe trains for the same wall time instead of its
+profile's length: fixed-epoch recipes stop at the budget (from an ample
+number of epochs), and a recipe sized by clips seen gets as many clips as a
+short probe of its speed says fit in the budget, so its schedule ends there.
 Writes outputs/scoreboard.csv and outputs/scoreboard.md and prints the table.
 """
 from __future__ import annotations
@@ -20,6 +25,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from utils.calibration import calibrate  # noqa: E402
@@ -32,14 +39,42 @@ from utils.store import write_bytes_atomic  # noqa: E402
 from utils.training import holdout_split  # noqa: E402
 
 
-def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth) -> dict:
+def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, budget: float) -> int:
+    """Epochs that fill ``budget`` seconds: measured for a recipe sized by clips seen, else ample."""
+    plan = profile.training[data.recipe.family]
+    if not plan.clips_seen:
+        return 10 * plan.epochs
+    probe = train_idx[: 20 * max(profile.batch_size, data.recipe.batch_size)]
+    times = EpochTimes()
+    train_on_split(data, profile, train_idx=probe, val_idx=val_idx[:256], epochs=2, seed=profile.seed,
+                   model_path=MODELS_DIR / "scoreboard" / "probe.keras", callbacks=[times])
+    (MODELS_DIR / "scoreboard" / "probe.keras").unlink()
+    rate = len(probe) / times.seconds[-1]  # the second epoch: no start-up
+    return max(1, int(budget * rate / len(train_idx)))
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """Seconds each epoch took, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:
     start = time.perf_counter()
     data = prepare_training(data_dir, profile, recipe)
     prepared = time.perf_counter() - start
     train_idx, val_idx = holdout_split(data.n, seed=profile.seed, groups=data.groups)
+    epochs = budget_epochs(data, profile, train_idx, val_idx, budget) if budget else 0
     start = time.perf_counter()
     net, history = train_on_split(
-        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.family, fold=False),
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=epochs, time_limit=budget,
         model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", seed=profile.seed,
     )
     trained = time.perf_counter() - start
@@ -70,7 +105,9 @@ def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke")
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
-    parser.add_argument("--recipes", default="seed,kit")
+    parser.add_argument("--recipes", default="seed,kit,mel_tcn")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="train every recipe for this many seconds (default: each for its profile's length)")
     args = parser.parse_args(argv)
     profile = get_profile(args.profile)
     data_dir = resolve_data_dir(args.data, profile)
@@ -78,11 +115,12 @@ def main(argv=None) -> pd.DataFrame:
     test_truth = load_test_answers(data_dir, test_ids)
     rows = []
     for recipe in args.recipes.split(","):
-        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth))
+        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=args.budget))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows).round(4)
     write_bytes_atomic(OUTPUTS_DIR / "scoreboard.csv", table.to_csv(index=False).encode())
-    heading = f"Profile `{profile.name}` ({profile.deviations}); data {data_dir.name}\n\n"
+    length = f"a budget of {args.budget:g} s of training per recipe" if args.budget else profile.deviations
+    heading = f"Profile `{profile.name}` ({length}); data {data_dir.name}\n\n"
     write_bytes_atomic(OUTPUTS_DIR / "scoreboard.md", (heading + markdown_table(table) + "\n").encode())
     print(heading + markdown_table(table))
     return table

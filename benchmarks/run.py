@@ -10,7 +10,10 @@ On the same clips, in one run:
 (b) kit: int16 clips read from the decoded cache, featurize and WaveAugment
     per batch, then the in-model LogMel layer on the batch;
 (c) decoding the WAV files into int16 (utils.dataset.decode_clips);
-(d) training and inference steps of each recipe's network on random data.
+(d) training and inference steps of each recipe's network on random data;
+(e) the default recipe's training as notebook 04 runs it (cached features,
+    augmentation and fresh mixtures on the host, the network's steps), in
+    clips per second of the second of two epochs.
 
 Clips come from the train/ side of ``--data`` or, by default, from a small
 embedded dataset generated into a temporary folder. Prints a table, then a
@@ -19,6 +22,7 @@ JSON object of all figures as the last line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -40,9 +44,9 @@ from utils.dataset import decode_clips, list_clips  # noqa: E402
 from utils.features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.layers import LogMel  # noqa: E402
 from utils.models import build_model  # noqa: E402
-from utils.recipes import get_recipe  # noqa: E402
+from utils.recipes import DEFAULT_RECIPE, get_recipe  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.training import gpu_available  # noqa: E402
+from utils.training import gpu_available, train_model  # noqa: E402
 from utils.words import CLIP_SAMPLES, N_WORDS, WORDS_PER_CLIP  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
@@ -171,6 +175,39 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
             "train_clips_per_s": batch / train_s, "infer_clips_per_s": batch / infer_s}
 
 
+class EpochTimes(keras.callbacks.Callback):
+    """Seconds each epoch took, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
+def default_training(data_dir: Path, clips: np.ndarray, work: Path, batches: int) -> dict:
+    """(e) Clips per second of the default recipe's training, host work included, over ``batches`` batches."""
+    recipe = get_recipe(DEFAULT_RECIPE)
+    features = recipe.source(clips)
+    augment = recipe.augment
+    words = augment.load_words(data_dir, cache_dir=work) if getattr(augment, "fresh", 0) else None
+    if words is not None:
+        augment = dataclasses.replace(augment, words=words)
+    batch = max(recipe.batch_size, 256 if gpu_available() else 0)
+    rows = np.resize(np.arange(len(clips)), batches * batch)
+    targets = random_targets(len(clips), np.random.default_rng(0))
+    times = EpochTimes()
+    train_model(recipe.model, features, targets, train_rows=rows, val_rows=np.arange(min(len(clips), batch)), epochs=2,
+                batch_size=batch, patience=10, model_path=work / "default.keras", seed=0, transform=recipe.featurize,
+                augment=augment, mixed_precision=recipe.mixed_precision, optimizer=recipe.optimizer, verbose=0,
+                callbacks=(times,))
+    return {"recipe": recipe.name, "model": recipe.model, "batch": batch, "fresh_mixtures": words is not None,
+            "clips": len(rows), "seconds": times.seconds[-1], "train_clips_per_s": len(rows) / times.seconds[-1]}
+
+
 def table_row(stage: str, clips: int, seconds: float) -> str:
     return f"{stage:<48} {clips:>7} {clips / seconds:>12.1f} {1e3 * seconds / clips:>10.3f}"
 
@@ -212,6 +249,8 @@ def main(argv=None) -> dict:
         seed_s = seed_augment(paths[:n_seed])
         print("(b) kit featurise+augment ...", flush=True)
         kit_s, kit_numpy_s, kit_logmel_s = kit_augment(clips, args.augment_batch)
+        print(f"(e) {DEFAULT_RECIPE} training ...", flush=True)
+        default = default_training(data_dir, clips, Path(tmp), batches=10 if args.quick else 40)
         del clips
 
     print("(d) networks ...", flush=True)
@@ -232,6 +271,9 @@ def main(argv=None) -> dict:
         result.update({f"train_{name}_clips_per_s": figures["train_clips_per_s"],
                        f"infer_{name}_clips_per_s": figures["infer_clips_per_s"], f"model_{name}": figures["model"],
                        f"parameters_{name}": figures["parameters"], f"dtype_policy_{name}": figures["dtype_policy"]})
+    result.update({"default_recipe": default["recipe"], "default_model": default["model"],
+                   "default_train_batch": default["batch"], "default_train_fresh_mixtures": default["fresh_mixtures"],
+                   "default_train_clips_per_s": default["train_clips_per_s"]})
     result = {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
     lines = [
@@ -248,6 +290,8 @@ def main(argv=None) -> dict:
             rate = figures[f"{mode}_clips_per_s"]
             label = f"(d) {name}: {figures['model']} {mode}, batch {batch}, {figures['dtype_policy']}"
             lines.append(table_row(label, batch * steps, batch * steps / rate))
+    lines.append(table_row(f"(e) {default['recipe']}: {default['model']} training as in 04, batch {default['batch']}",
+                           default["clips"], default["seconds"]))
     lines.append(f"augment speedup, kit vs seed (clips/s): {result['augment_speedup_vs_seed']:.1f}x; "
                  f"host side only (the log-mel left to the model's device): {result['augment_host_speedup_vs_seed']:.1f}x")
     print("\n".join(lines))

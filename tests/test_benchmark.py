@@ -26,13 +26,14 @@ def test_benchmark_quick(tmp_path):
     assert figures["clips_seed"] == figures["clips_kit"] == figures["clips_decode"] == 8
     rates = [k for k in figures if k.endswith("_per_s")]
     assert {"augment_seed_clips_per_s", "augment_kit_clips_per_s", "decode_clips_per_s", "train_seed_clips_per_s",
-            "infer_seed_clips_per_s", "train_kit_clips_per_s", "infer_kit_clips_per_s"} <= set(rates)
+            "infer_seed_clips_per_s", "train_kit_clips_per_s", "infer_kit_clips_per_s",
+            "default_train_clips_per_s"} <= set(rates)
     assert all(figures[k] > 0 for k in rates)
     ratio = figures["augment_kit_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_speedup_vs_seed"] == pytest.approx(ratio, rel=1e-3)
     host = figures["augment_kit_numpy_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_host_speedup_vs_seed"] == pytest.approx(host, rel=1e-3)
-    assert figures["backend"] and figures["device"]
+    assert figures["backend"] and figures["device"] and figures["default_recipe"] == "mel_tcn"
 
 
 def test_memory_benchmark_reports_each_stage(tmp_path):

@@ -69,7 +69,7 @@ CASE = """
         pass
     model, history = training.train_model("seed_cnn", x, y, **args)
     p = model.predict(x[9:, :, :, None], verbose=0).astype(np.float64)
-    val_loss = model.evaluate(x[9:, :, :, None], y[9:], batch_size=5, verbose=0)  # on one device
+    val_loss = model.evaluate(x[9:], y[9:], batch_size=5, verbose=0)  # on one device
     # a second, different network in the same process, as k-fold training does
     with training.data_parallel(2):
         other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7),

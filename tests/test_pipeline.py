@@ -11,7 +11,9 @@ from utils.profiles import get_profile
 from utils.recipes import get_recipe
 
 
-@pytest.mark.parametrize("recipe, rows_per_clip, shape", [("seed", 4, (98, 221)), ("kit", 1, (16000,))])
+@pytest.mark.parametrize("recipe, rows_per_clip, shape", [
+    ("seed", 4, (98, 221)), ("kit", 1, (16000,)), ("mel_tcn", 1, (101, 40)),
+])
 def test_training_data_of_each_recipe(dacon_folder, tmp_path, recipe, rows_per_clip, shape):
     data = prepare_training(dacon_folder, get_profile("smoke"), recipe, cache_dir=tmp_path)
     assert data.n == 12 and data.features.shape == (12 * rows_per_clip, *shape)
@@ -34,6 +36,28 @@ def test_kit_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):
     each = model_predictions([net, net], data.clips, data.recipe, rows=np.arange(8, 12))
     assert len(each) == 2
     np.testing.assert_allclose(each[1], p, rtol=1e-6)
+
+
+def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_folder, tmp_path):
+    profile = get_profile("smoke")
+    data = prepare_training(dacon_folder, profile, "mel_tcn", cache_dir=tmp_path)
+    assert data.features.dtype == np.float16 and data.words is None  # the folder has no saved words
+    net, history = train_on_split(
+        data, profile, train_idx=np.arange(8), val_idx=np.arange(8, 12), epochs=2, model_path=tmp_path / "m.keras",
+        seed=0,
+    )
+    assert history.epoch == [0, 1] and net.name == "tc_resnet"
+    p = predict_clips([net], data.clips, data.recipe, rows=np.arange(8, 12))
+    assert p.shape == (4, 30)
+    np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
+    assert data.recipe.tta_shifts == (0, -10, 10)  # frames: 0.1 s either way
+
+
+def test_mel_tcn_trains_by_clips_seen_on_all_the_clips():
+    profile = get_profile("standard")
+    assert profile.train_clips("mel") is None and profile.train_clips("kit") == 1500
+    assert profile.epochs_for("mel", fold=False, clips=8000) == 50  # 400,000 clips seen
+    assert profile.epochs_for("kit", fold=True, clips=1000) == 10
 
 
 def test_seed_recipe_is_never_calibrated():

@@ -68,9 +68,9 @@ def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
     submission = pd.read_csv(kit / "outputs" / "submission.csv")
     validate_submission(submission, expected_ids=template["id"].to_numpy())
     metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
-    assert metrics["holdout"]["recipe"] == "kit" and metrics["submission"]["recipe"] == "kit"
-    # even an undertrained model must not be worse than the uniform guess once calibrated
-    assert metrics["submission"]["test_kld"] < np.log(7.5) + 0.01
+    assert metrics["holdout"]["recipe"] == "mel_tcn" and metrics["submission"]["recipe"] == "mel_tcn"
+    # the default recipe learns within the smoke run: clearly better than the uniform guess on unheard voices
+    assert metrics["submission"]["test_kld"] < np.log(7.5) - 0.1
 
 
 def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_path):

@@ -29,16 +29,16 @@ def test_copy_rows_picks_every_copy_of_a_clip():
     assert sorted(copy_rows(np.array([1]), n_clips=10, copies=4)) == [1, 11, 21, 31]
 
 
-def test_batches_serve_requested_rows_with_a_channel_axis():
+def test_batches_serve_requested_rows_as_float32():
     x = np.arange(10 * 4 * 3, dtype=np.float16).reshape(10, 4, 3)
     y = np.eye(10, 30, dtype=np.float32)
     batches = FeatureBatches(x, np.array([7, 2, 5]), targets=y, batch_size=2, shuffle=True, seed=0)
     seen = []
     for i in range(len(batches)):
         xb, yb = batches[i]
-        assert xb.dtype == np.float32 and xb.shape[1:] == (4, 3, 1)
+        assert xb.dtype == np.float32 and xb.shape[1:] == (4, 3)
         seen += list(np.argmax(yb, axis=1))
-        np.testing.assert_array_equal(xb[..., 0], x[np.argmax(yb, axis=1)])
+        np.testing.assert_array_equal(xb, x[np.argmax(yb, axis=1)])
     assert sorted(seen) == [2, 5, 7]
 
 

@@ -85,3 +85,17 @@ class SpecAugment(keras.layers.Layer):
         return {**super().get_config(), "time_masks": self.time_masks, "time_width": self.time_width,
                 "freq_masks": self.freq_masks, "freq_width": self.freq_width, "seed": self.seed}
 
+
+
+@keras.saving.register_keras_serializable(package="kit")
+class Standardize(keras.layers.Layer):
+    """Standardise each clip over all its axes but the batch: zero mean, unit deviation.
+
+    Input and output: (batch, ...) float.
+    """
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        x = ops.cast(x, "float32")
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        return (x - mean) / (ops.std(x, axis=axes, keepdims=True) + 1e-5)

@@ -5,7 +5,8 @@ import keras
 from keras import layers
 
 from utils.features import SEED_FEATURE_SHAPE
-from utils.layers import LogMel, SpecAugment
+from utils.layers import LogMel, SpecAugment, Standardize
+from utils.melspec import CLIP_FRAMES, N_MELS
 from utils.words import CLIP_SAMPLES, N_WORDS
 
 
@@ -17,13 +18,13 @@ def _seed_block(x, filters: int):
     return layers.Add()([layers.MaxPooling2D(2)(x), layers.AveragePooling2D(2)(x)])
 
 
-def seed_cnn(input_shape: tuple[int, ...] = (*SEED_FEATURE_SHAPE, 1), n_words: int = N_WORDS) -> keras.Model:
+def seed_cnn(input_shape: tuple[int, ...] = SEED_FEATURE_SHAPE, n_words: int = N_WORDS) -> keras.Model:
     """The seed solution's SELU CNN: four conv blocks, two dense layers, softmax.
 
-    780,862 parameters on the (98, 221, 1) log spectrogram.
+    780,862 parameters on the (98, 221) log spectrogram (given a channel axis inside).
     """
     inputs = keras.Input(shape=input_shape)
-    x = inputs
+    x = layers.Reshape((*input_shape, 1))(inputs)
     for _ in range(4):
         x = _seed_block(x, 32)
     x = layers.Flatten()(x)
@@ -116,7 +117,39 @@ def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
     return keras.Model(inputs, _head(x, n_words), name="kit_wave1d")
 
 
-MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d}
+def _temporal_block(x, filters: int, stride: int, kernel: int):
+    shortcut = x
+    x = layers.Conv1D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
+    x = layers.Activation("relu")(_norm()(x))
+    x = _norm()(layers.Conv1D(filters, kernel, padding="same", use_bias=False)(x))
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = _norm()(layers.Conv1D(filters, 1, strides=stride, use_bias=False)(shortcut))
+    return layers.Activation("relu")(layers.Add()([x, shortcut]))
+
+
+def tc_resnet(input_shape: tuple[int, ...] = (CLIP_FRAMES, N_MELS), n_words: int = N_WORDS,
+              widths: tuple[int, ...] = (96, 144, 192, 256), kernel: int = 7, front: int = 12) -> keras.Model:
+    """A temporal ResNet on log-mel frames (the TC-ResNet family), with a small 2-D front.
+
+    Each clip standardised; one strided 3x3 Conv2D of ``front`` channels
+    (20 ms steps, half the bands) finds local patterns wherever they sit in
+    pitch; its bands and channels then become the channels of plain Conv1D
+    residual blocks, one per width, each after the first halving time;
+    global average and max pooling. 1.81 M parameters.
+    """
+    inputs = keras.Input(shape=input_shape)
+    x = layers.Reshape((*input_shape, 1))(Standardize()(inputs))
+    x = layers.Activation("relu")(_norm()(layers.Conv2D(front, 3, strides=2, padding="same", use_bias=False)(x)))
+    x = layers.Reshape((x.shape[1], x.shape[2] * front))(x)
+    x = layers.Activation("relu")(_norm()(layers.Conv1D(widths[0], 3, padding="same", use_bias=False)(x)))
+    for stage, filters in enumerate(widths):
+        x = _temporal_block(x, filters, stride=1 if stage == 0 else 2, kernel=kernel)
+    x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
+    return keras.Model(inputs, _head(x, n_words), name="tc_resnet")
+
+
+MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d,
+          "tc_resnet": tc_resnet}
 
 
 def build_model(name: str) -> keras.Model:

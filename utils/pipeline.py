@@ -40,7 +40,7 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
         make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
     else:
         lacks = [what for what, name in (("voice groups (validation splits by clip)", "train_groups.csv"),
-                                         ("saved words (kit_fresh trains as kit)", WORDS_FOLDER))
+                                         ("saved words (no fresh mixtures)", WORDS_FOLDER))
                  if not (path / name).exists()]
         if lacks:
             print(f"{path} was made by an older version, without {' or '.join(lacks)}. "
@@ -68,39 +68,46 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     """The profile's training clips and, for an offline recipe, its training set (built once, cached)."""
     recipe = get_recipe(recipe_name)
     ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
-    n = min(profile.train_clips or len(ids), len(ids))
+    n = min(profile.train_clips(recipe.family) or len(ids), len(ids))
     groups = read_groups(data_dir, ids)
+    features = recipe.source(clips)[:n]  # of all clips: cached features are keyed on the whole cache file
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
     groups = None if groups is None else groups[:n]
-    features = clips
     if recipe.build_training_set is not None:
         key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
         path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
         features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    words = WordMixer.load(data_dir) if getattr(recipe.augment, "fresh", 0) > 0 else None
+    words = recipe.augment.load_words(data_dir, cache_dir=cache_dir) if getattr(recipe.augment, "fresh", 0) > 0 else None
     return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups, words)
 
 
 def train_on_split(
-    data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, epochs: int,
-    model_path: Path, seed: int, model_name: str = "",
+    data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, model_path: Path, seed: int,
+    model_name: str = "", fold: bool = False, epochs: int = 0, time_limit: float | None = None, callbacks: tuple = (),
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train the recipe's network (or ``model_name``) on some clips, validating on others (never their copies).
+
+    It trains for the profile's epochs of a holdout model, or of a fold
+    model with ``fold``, unless ``epochs`` is given; ``time_limit`` (seconds)
+    stops it sooner and ``callbacks`` join the run's own (see ``train_model``).
 
     Where the dataset has saved words, the recipe's fresh mixtures take them
     from the voice groups of ``train_idx`` only, so validation stays on unheard voices.
     """
     recipe = data.recipe
+    train_rows = copy_rows(train_idx, n_clips=data.n, copies=recipe.copies)
+    epochs = epochs or profile.epochs_for(recipe.family, fold=fold, clips=len(train_rows))
     augment = recipe.augment
     if data.words is not None:  # loaded only for recipes that make fresh mixtures
         groups = None if data.groups is None else np.unique(data.groups[train_idx])
         augment = dataclasses.replace(augment, words=data.words.restricted(groups))
     return train_model(
         model_name or recipe.model, data.features, data.targets,
-        train_rows=copy_rows(train_idx, n_clips=data.n, copies=recipe.copies), val_rows=val_idx,
-        epochs=epochs, batch_size=profile.batch_size, patience=profile.patience, model_path=model_path, seed=seed,
-        transform=None if recipe.build_training_set else recipe.featurize, augment=augment,
-        mixed_precision=recipe.mixed_precision,
+        train_rows=train_rows, val_rows=val_idx,
+        epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience,
+        model_path=model_path, seed=seed, transform=None if recipe.build_training_set else recipe.featurize,
+        augment=augment, mixed_precision=recipe.mixed_precision, optimizer=recipe.optimizer, time_limit=time_limit,
+        callbacks=callbacks,
     )
 
 
@@ -117,7 +124,8 @@ def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, 
 
 def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
                       rows: np.ndarray | None = None, batch_size: int = 256) -> list[np.ndarray]:
-    """Each model's probabilities for int16 clips, averaged over the recipe's test-time shifts.
+    """Each model's probabilities for int16 clips, averaged over the recipe's test-time shifts (along the
+    time axis of ``recipe.source(clips)``).
 
     Returns
     -------
@@ -126,7 +134,8 @@ def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Reci
     def shifted(shift):
         return lambda batch: recipe.featurize(np.roll(batch, shift, axis=1))
 
-    return [np.mean([predict([m], clips, rows=rows, transform=shifted(s), batch_size=batch_size)
+    source = recipe.source(clips)
+    return [np.mean([predict([m], source, rows=rows, transform=shifted(s), batch_size=batch_size)
                      for s in recipe.tta_shifts], axis=0) for m in models]
 
 
@@ -192,7 +201,7 @@ def train_fold(
             return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
     train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed, groups=data.groups)[k]
     net, history = train_on_split(
-        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=profile.epochs_for(data.recipe.family, fold=True),
+        data, profile, train_idx=train_idx, val_idx=val_idx, fold=True,
         model_path=MODELS_DIR / f"fold_{k}.keras", seed=profile.seed + k, model_name=model_name,
     )
     result = {

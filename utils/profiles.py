@@ -2,7 +2,19 @@
 smaller profiles shrink it to fit a CPU and say how."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Training:
+    """How much one recipe family trains in a profile: fixed epochs, or a number of clips seen."""
+
+    clips: int | None  # training clips (None: all of the dataset's)
+    epochs: int = 0  # the holdout model (04); 0: sized by clips_seen
+    fold_epochs: int = 0  # each k-fold model (05)
+    clips_seen: int = 0  # the holdout model, in clips (augmented or fresh), rounded up to whole epochs
+    fold_clips_seen: int = 0
 
 
 @dataclass(frozen=True)
@@ -10,43 +22,57 @@ class Profile:
     name: str
     n_train: int  # clips in the embedded dataset
     n_test: int
-    train_clips: int | None  # clips the recipes train on (None: all)
-    epochs: dict[str, int]  # per recipe family (Recipe.family): the holdout model (04)
-    fold_epochs: dict[str, int]  # per recipe family: each k-fold model (05)
+    training: dict[str, Training]  # per recipe family (Recipe.family)
     folds: int
     patience: int
     batch_size: int
     seed: int
     deviations: str  # how this profile departs from the seed recipe as written
 
-    def epochs_for(self, family: str, *, fold: bool) -> int:
+    def train_clips(self, family: str) -> int | None:
+        """How many of the dataset's clips a recipe family trains on (None: all)."""
+        return self.training[family].clips
+
+    def epochs_for(self, family: str, *, fold: bool, clips: int) -> int:
         """Epochs for one model of a recipe family: the holdout model (04) or a fold model (05).
 
-        The kit sees each clip once per epoch (augmented afresh), the seed four
-        times (its offline copies), so the kit gets more, shorter epochs.
+        ``clips`` is the number of training rows per epoch. The kit sees each
+        clip once per epoch (augmented afresh), the seed four times (its
+        offline copies), so the kit gets more, shorter epochs; mel_tcn's runs
+        are sized by clips seen.
         """
-        return (self.fold_epochs if fold else self.epochs)[family]
+        plan = self.training[family]
+        epochs = plan.fold_epochs if fold else plan.epochs
+        if epochs:
+            return epochs
+        return max(1, math.ceil((plan.fold_clips_seen if fold else plan.clips_seen) / max(clips, 1)))
 
 
 PROFILES = {
     "smoke": Profile(
-        name="smoke", n_train=1000, n_test=200, train_clips=240,
-        epochs={"seed": 2, "kit": 2}, fold_epochs={"seed": 1, "kit": 1}, folds=2,
-        patience=10, batch_size=32, seed=42,
-        deviations="240 training clips, 2 epochs (1 per fold), batch 32, 2 folds: a pipeline check, not a model",
+        name="smoke", n_train=1000, n_test=200,
+        training={"seed": Training(240, epochs=2, fold_epochs=1), "kit": Training(240, epochs=2, fold_epochs=1),
+                  "mel": Training(None, clips_seen=24_000, fold_clips_seen=16_000)},
+        folds=2, patience=10, batch_size=32, seed=42,
+        deviations="seed and kit: 240 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: all 1,000 clips, "
+                   "24,000 clips seen (16,000 per fold), batch 128; 2 folds: a pipeline check",
     ),
     "standard": Profile(
-        name="standard", n_train=10000, n_test=2000, train_clips=1500,
-        epochs={"seed": 6, "kit": 20}, fold_epochs={"seed": 3, "kit": 10}, folds=3,
-        patience=10, batch_size=32, seed=42,
-        deviations="1,500 training clips, 6 epochs for seed (3 per fold), 20 for kit (10 per fold), batch 32, "
-                   "3 folds: about 30 minutes on a laptop CPU",
+        name="standard", n_train=10000, n_test=2000,
+        training={"seed": Training(1500, epochs=6, fold_epochs=3), "kit": Training(1500, epochs=20, fold_epochs=10),
+                  "mel": Training(None, clips_seen=400_000, fold_clips_seen=250_000)},
+        folds=3, patience=10, batch_size=32, seed=42,
+        deviations="seed and kit: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), kit 20 (10 per fold); "
+                   "mel_tcn: all 10,000 clips, 400,000 clips seen (250,000 per fold), batch 128; 3 folds: "
+                   "about 30 minutes on a laptop CPU",
     ),
     "full": Profile(
-        name="full", n_train=100_000, n_test=10_000, train_clips=None,
-        epochs={"seed": 150, "kit": 40}, fold_epochs={"seed": 150, "kit": 40}, folds=5,
-        patience=10, batch_size=256, seed=42,
-        deviations="none: all clips, batch 256, up to 150 epochs (kit: 40) with early stopping (patience 10)",
+        name="full", n_train=100_000, n_test=10_000,
+        training={"seed": Training(None, epochs=150, fold_epochs=150), "kit": Training(None, epochs=40, fold_epochs=40),
+                  "mel": Training(None, clips_seen=4_000_000, fold_clips_seen=4_000_000)},
+        folds=5, patience=10, batch_size=256, seed=42,
+        deviations="none: all clips, batch 256, up to 150 epochs (kit: 40; mel_tcn: 40 passes over the clips) "
+                   "with early stopping (patience 10)",
     ),
 }
 

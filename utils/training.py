@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -96,8 +97,6 @@ class FeatureBatches(keras.utils.PyDataset):
             rows = np.concatenate([rows, np.repeat(rows[-1:], padding)])
         x = np.asarray(self.features[rows])
         x = self.transform(x) if self.transform else x.astype(np.float32)
-        if x.ndim == 3:
-            x = x[..., None]  # a channel axis for Conv2D
         if self.targets is None:
             return (x,)
         y = self.targets[rows]
@@ -335,12 +334,35 @@ class MeanReplicaStatistics(keras.callbacks.Callback):
                 variable.assign(tf.add_n([c.read_value() for c in copies]) / len(copies))
 
 
+class StopAfter(keras.callbacks.Callback):
+    """Stops training after the first batch that ends ``seconds`` after training began."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self.start > self.seconds:
+            self.model.stop_training = True
+
+
 def train_model(
     model_name: str, features: np.ndarray, targets: np.ndarray, *, train_rows: np.ndarray, val_rows: np.ndarray,
     epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, transform=None, augment=None,
     mixed_precision: bool = False, verbose: int = 2, devices: int | None = None,
+    optimizer: Callable[[int], keras.optimizers.Optimizer] | None = None, time_limit: float | None = None,
+    callbacks: tuple = (),
 ) -> tuple[keras.Model, keras.callbacks.History]:
-    """Train a fresh network with KL divergence and Adam, keeping the weights of the best validation loss.
+    """Train a fresh network with KL divergence, keeping the weights of the best validation loss.
+
+    ``optimizer(total_steps)`` makes the optimiser (for a schedule sized to
+    the run); without it, Adam with its defaults. With ``time_limit``
+    (seconds) training stops after the first batch past it, then validates
+    that last, shorter epoch (for comparing recipes at equal training time).
+    ``callbacks`` are added to the run's own.
 
     ``transform`` turns stored rows into model inputs and ``augment`` alters
     training batches (see FeatureBatches). With ``mixed_precision`` the model
@@ -392,7 +414,8 @@ def train_model(
     )
     with data_parallel(replicas):
         model = build_model(model_name)
-        model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.KLDivergence())
+        model.compile(optimizer=optimizer(epochs * len(train)) if optimizer else keras.optimizers.Adam(),
+                      loss=keras.losses.KLDivergence())
         history = model.fit(
             train, validation_data=val, epochs=epochs, verbose=verbose,
             callbacks=[
@@ -406,6 +429,8 @@ def train_model(
                 keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: train.set_epoch(epoch)),
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
                 *([MeanReplicaStatistics()] if replicas > 1 and keras.config.backend() == "tensorflow" else []),
+                *([StopAfter(time_limit)] if time_limit else []),
+                *callbacks,
             ],
         )
     os.replace(partial, model_path)

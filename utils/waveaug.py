@@ -40,6 +40,13 @@ class WaveAugment:
     snr_db: tuple[float, float] = (5.0, 40.0)  # Gaussian noise level against the clip's RMS
     noise: float = 0.5  # share of clips that get noise
 
+    @staticmethod
+    def load_words(data_dir, *, cache_dir=None):
+        """The dataset's saved words as a ``utils.mixing.WordMixer``, or None where it has none."""
+        from utils.mixing import WordMixer
+
+        return WordMixer.load(data_dir)
+
     def __call__(self, waves: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Augment a batch.
 

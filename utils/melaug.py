@@ -1,0 +1,230 @@
+"""Augmentation in the log-mel domain for the mel_tcn recipe: vectorised per batch, on the host.
+
+Fresh mixtures sum the mel power of four saved words (``MelWords``); every
+word of a fresh mixture, and every real clip, gets a voice change (mel-axis
+warp, tempo, spectral tilt and a smooth random EQ); every clip gets a noise
+floor, a circular time shift and SpecAugment masks.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from utils.melspec import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
+from utils.mixing import WordMixer, _draw_mixes
+from utils.paths import CACHE_DIR
+from utils.store import cached_array, save_npz_atomic
+
+DB = np.log(10.0) / 10  # natural-log units per dB of power
+
+
+@dataclass(frozen=True)
+class VoiceChange:
+    """Ranges of the per-word (or per-clip) voice change."""
+
+    warp: tuple[float, float] = (0.8, 1.2)  # mel-axis scale, log-uniform
+    tempo: tuple[float, float] = (0.8, 1.25)  # playback rate, log-uniform
+    tilt_db: float = 10.0  # largest spectral tilt, dB from the lowest to the highest band
+    eq_db: float = 3.0  # std of each of the EQ's three cosine terms, dB
+
+    def draw(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """Random changes for ``n`` items: warp (n,), tempo (n,), and a band gain in log units (n, N_MELS)."""
+        bands = np.linspace(0.0, 1.0, N_MELS, dtype=np.float32)
+        tilt = rng.uniform(-self.tilt_db, self.tilt_db, size=(n, 1)) * (bands - 0.5)
+        terms = np.cos(np.pi * np.arange(1, 4)[:, None] * bands[None, :])  # (3, N_MELS)
+        eq = rng.normal(0.0, self.eq_db, size=(n, 3)) @ terms
+        return {
+            "warp": np.exp(rng.uniform(*np.log(self.warp), size=n)).astype(np.float32),
+            "tempo": np.exp(rng.uniform(*np.log(self.tempo), size=n)).astype(np.float32),
+            "band_gain": ((tilt + eq) * DB).astype(np.float32),
+        }
+
+
+def interpolate_frames(flat: np.ndarray, base: np.ndarray, length: np.ndarray, positions: np.ndarray):
+    """Frames read at fractional ``positions`` of sequences stored in ``flat``, linearly interpolated.
+
+    Parameters
+    ----------
+    flat : np.ndarray, shape (total_frames, bands)
+    base, length : np.ndarray of int, shape (n,)
+        Sequence i is ``flat[base[i] : base[i] + length[i]]``.
+    positions : np.ndarray, shape (n, frames), float
+
+    Returns
+    -------
+    frames : np.ndarray, shape (n, frames, bands), float32
+    inside : np.ndarray of bool, shape (n, frames): whether the position falls inside its sequence
+    """
+    last = (length - 1)[:, None]
+    inside = (positions >= 0) & (positions <= last)
+    p = np.clip(positions, 0, last)
+    i0 = np.floor(p).astype(np.int64)
+    frac = (p - i0).astype(np.float32)[..., None]
+    i1 = np.minimum(i0 + 1, last) + base[:, None]
+    i0 += base[:, None]
+    a = flat[i0].astype(np.float32)
+    return a + frac * (flat[i1].astype(np.float32) - a), inside
+
+
+def warp_bands(x: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Scale the mel axis: band b of the result reads band ``b * warp`` (linear interpolation, edges held).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (n, frames, N_MELS)
+    warp : np.ndarray, shape (n,)
+    """
+    bands = x.shape[-1]
+    source = np.clip(np.arange(bands, dtype=np.float32)[None, :] * warp[:, None], 0, bands - 1)  # (n, bands)
+    j0 = np.floor(source).astype(np.int64)
+    frac = source - j0
+    matrix = np.zeros((len(x), bands, bands), dtype=np.float32)  # (n, source band, result band)
+    rows, cols = np.arange(len(x))[:, None], np.arange(bands)[None, :]
+    matrix[rows, j0, cols] += 1 - frac
+    matrix[rows, np.minimum(j0 + 1, bands - 1), cols] += frac
+    return np.matmul(x, matrix)
+
+
+class MelWords:
+    """The log-mel of a dataset's saved words, grouped by word and voice group, for fresh mixtures.
+
+    ``MelWords.load(data_dir)`` computes (once, cached) the log-mel of every
+    utterance in ``data_dir/train_words/``; ``restricted(groups)`` keeps the
+    voices of some groups; ``mix(n, rng, voice=...)`` makes mixtures.
+    """
+
+    def __init__(self, mixer: WordMixer, flat: np.ndarray, frame_starts: np.ndarray):
+        self.mixer, self.flat, self.frame_starts = mixer, flat, frame_starts  # frame_starts in mixer order
+        self.frames = 1 + mixer.lengths // HOP
+
+    @classmethod
+    def load(cls, data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> "MelWords | None":
+        """The saved words' log-mel, or None when the dataset has no saved words."""
+        mixer = WordMixer.load(data_dir)
+        if mixer is None:
+            return None
+        audio = Path(mixer.audio.filename)
+        stat = audio.stat()
+        key = f"{audio.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{SETTINGS}"
+        path = Path(cache_dir) / f"words-mel-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+        cached = cached_array(path, key, lambda p: save_npz_atomic(
+            p, **dict(zip(("flat", "frame_starts"), word_log_mels(mixer.audio, mixer.starts, mixer.lengths)))))
+        return cls(mixer, cached["flat"], cached["frame_starts"])
+
+    def restricted(self, groups) -> "MelWords":
+        """The same words by the voices of ``groups`` only (labels as in train_groups.csv); None keeps all."""
+        if groups is None:
+            return self
+        mixer = self.mixer.restricted(groups)
+        where = np.searchsorted(self.mixer.starts, mixer.starts, sorter=np.argsort(self.mixer.starts))
+        positions = np.argsort(self.mixer.starts)[where]
+        return MelWords(mixer, self.flat, self.frame_starts[positions])
+
+    def mix(self, n: int, rng: np.random.Generator, *, voice: VoiceChange,
+            noise_db: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` fresh mixtures of four different words of one voice group, each word changed by ``voice``.
+
+        Words, utterances, offsets and gains are drawn as the dataset's own
+        clips were (``utils.mixing``); the mel powers of the words are summed
+        with white noise ``noise_db`` (range, dB) below a full-scale word.
+
+        Returns
+        -------
+        log_mel : np.ndarray, shape (n, 101, N_MELS), float32
+        labels : np.ndarray, shape (n, 30), float32
+        """
+        m = self.mixer
+        mixes = _draw_mixes(rng, n, m.first, m.count, m.lengths, grouped=True)
+        utterance = mixes["utterance"].ravel()  # (n * 4,)
+        change = voice.draw(rng, len(utterance))
+        offsets = (mixes["offset"].ravel() / HOP).astype(np.float32)
+        positions = (np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] - offsets[:, None]) * change["tempo"][:, None]
+        frames, inside = interpolate_frames(self.flat, self.frame_starts[utterance], self.frames[utterance], positions)
+        frames = warp_bands(frames, change["warp"]) + change["band_gain"][:, None, :]
+        power = np.exp(frames) * (mixes["gain"].ravel() ** 2)[:, None, None] * inside[..., None]
+        power = power.reshape(n, 4, CLIP_FRAMES, N_MELS).sum(axis=1)
+        noise = 10 ** (rng.uniform(*noise_db, size=(n, 1, 1)) / 10) * white_noise_mel()
+        return np.log(power + noise.astype(np.float32)), mixes["labels"]
+
+
+@dataclass(frozen=True)
+class MelAugment:
+    """Fresh mixtures, voice changes, noise floor, time shift and SpecAugment for a batch of log-mel clips.
+
+    ``words`` (``MelWords``) supplies the fresh mixtures; without it ``fresh`` does nothing.
+    """
+
+    fresh: float = 0.5  # share of each batch replaced by fresh mixtures of the saved words
+    words: object = field(default=None, repr=False, compare=False)  # a MelWords, or None
+    word_voice: VoiceChange = VoiceChange(warp=(0.8, 1.2), tempo=(0.85, 1.18), tilt_db=6.0, eq_db=2.0)
+    clip_voice: VoiceChange = VoiceChange(warp=(0.9, 1.1), tempo=(1.0, 1.0), tilt_db=4.0, eq_db=1.0)
+    noise_db: tuple[float, float] = (-60.0, -25.0)  # fresh mixtures: white noise below a full-scale word
+    added_noise_db: tuple[float, float] = (-40.0, -10.0)  # real clips: white noise below the clip's mean power
+    added_noise: float = 0.3  # share of real clips that get it
+    shift: int = 15  # largest circular shift, frames
+    time_masks: tuple[int, int] = (1, 8)  # count, largest width in frames
+    band_masks: tuple[int, int] = (1, 4)  # count, largest width in bands
+
+    @staticmethod
+    def load_words(data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> MelWords | None:
+        return MelWords.load(data_dir, cache_dir=cache_dir)
+
+    def __call__(self, x: np.ndarray, targets: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Augment a batch.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape (batch, 101, N_MELS), float: log-mel clips
+        targets : np.ndarray, shape (batch, 30)
+
+        Returns
+        -------
+        x, targets : new arrays of the same shapes (float32); targets still sum to 1.
+        """
+        x, targets = np.array(x, dtype=np.float32), np.array(targets, dtype=np.float32)
+        n = len(x)
+        fresh = np.flatnonzero(rng.random(n) < self.fresh) if self.words is not None else np.array([], int)
+        real = np.setdiff1d(np.arange(n), fresh)
+        if len(fresh):
+            x[fresh], targets[fresh] = self.words.mix(len(fresh), rng, voice=self.word_voice, noise_db=self.noise_db)
+        if len(real):
+            x[real] = self._change_clips(x[real], rng)
+        x = _roll_frames(x, rng.integers(-self.shift, self.shift + 1, size=n))
+        return _mask(x, rng, self.time_masks, self.band_masks), targets
+
+    def _change_clips(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Voice change of whole clips (tempo wraps around the clip's end) and an added noise floor."""
+        n = len(x)
+        change = self.clip_voice.draw(rng, n)
+        positions = np.mod(np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] * change["tempo"][:, None], CLIP_FRAMES)
+        x, _ = interpolate_frames(x.reshape(-1, N_MELS), np.arange(n) * CLIP_FRAMES, np.full(n, CLIP_FRAMES), positions)
+        x = warp_bands(x, change["warp"]) + change["band_gain"][:, None, :]
+        noisy = rng.random(n) < self.added_noise
+        level = np.exp(x).mean(axis=(1, 2)) * 10 ** (rng.uniform(*self.added_noise_db, size=n) / 10)
+        floor = (noisy * level / white_noise_mel().mean())[:, None, None] * white_noise_mel()
+        return np.log(np.exp(x) + floor.astype(np.float32))
+
+
+def _roll_frames(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Each clip rolled circularly along time by its own shift (positive: later)."""
+    frames = x.shape[1]
+    index = (np.arange(frames)[None, :] - shifts[:, None]) % frames
+    return np.take_along_axis(x, index[:, :, None], axis=1)
+
+
+def _mask(x: np.ndarray, rng: np.random.Generator, time_masks: tuple[int, int], band_masks: tuple[int, int]) -> np.ndarray:
+    """SpecAugment: random time and band stripes set to each clip's mean."""
+    n, frames, bands = x.shape
+    keep = np.ones((n, frames, bands), dtype=bool)
+    for axis, (count, width), size in ((1, time_masks, frames), (2, band_masks, bands)):
+        position = np.arange(size)[None, :]
+        for _ in range(count):
+            w = rng.integers(0, width + 1, size=(n, 1))
+            start = rng.integers(0, size, size=(n, 1))
+            stripe = (position >= start) & (position < start + w)
+            keep &= ~(stripe[:, :, None] if axis == 1 else stripe[:, None, :])
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    return np.where(keep, x, mean).astype(np.float32)
