@@ -25,7 +25,6 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -36,7 +35,7 @@ from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
 from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
 from utils.profiles import get_profile  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
-from utils.training import holdout_split  # noqa: E402
+from utils.training import EpochTimes, holdout_split  # noqa: E402
 
 
 def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, budget: float) -> int:
@@ -51,19 +50,6 @@ def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, bud
     (MODELS_DIR / "scoreboard" / "probe.keras").unlink()
     rate = len(probe) / times.seconds[-1]  # the second epoch: no start-up
     return max(1, int(budget * rate / len(train_idx)))
-
-
-class EpochTimes(keras.callbacks.Callback):
-    """Seconds each epoch took, validation included."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:

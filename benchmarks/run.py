@@ -46,7 +46,7 @@ from utils.layers import LogMel  # noqa: E402
 from utils.models import build_model  # noqa: E402
 from utils.recipes import DEFAULT_RECIPE, get_recipe  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.training import gpu_available, train_model  # noqa: E402
+from utils.training import EpochTimes, gpu_available, train_model  # noqa: E402
 from utils.words import CLIP_SAMPLES, N_WORDS, WORDS_PER_CLIP  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
@@ -173,19 +173,6 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
         keras.config.set_dtype_policy(previous)
     return {"model": recipe.model, "parameters": int(model.count_params()), "dtype_policy": policy,
             "train_clips_per_s": batch / train_s, "infer_clips_per_s": batch / infer_s}
-
-
-class EpochTimes(keras.callbacks.Callback):
-    """Seconds each epoch took, validation included."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
 
 
 def default_training(data_dir: Path, clips: np.ndarray, work: Path, batches: int) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.melspec import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
-from utils.mixing import WordMixer, _draw_mixes
+from utils.mixing import WordMixer, draw_mixes
 from utils.paths import CACHE_DIR
 from utils.store import cached_array, save_npz_atomic
 
@@ -119,8 +119,8 @@ class MelWords:
         if groups is None:
             return self
         mixer = self.mixer.restricted(groups)
-        where = np.searchsorted(self.mixer.starts, mixer.starts, sorter=np.argsort(self.mixer.starts))
-        positions = np.argsort(self.mixer.starts)[where]
+        order = np.argsort(self.mixer.starts)  # utterances are found by where their samples start
+        positions = order[np.searchsorted(self.mixer.starts, mixer.starts, sorter=order)]
         return MelWords(mixer, self.flat, self.frame_starts[positions])
 
     def mix(self, n: int, rng: np.random.Generator, *, voice: VoiceChange,
@@ -137,7 +137,7 @@ class MelWords:
         labels : np.ndarray, shape (n, 30), float32
         """
         m = self.mixer
-        mixes = _draw_mixes(rng, n, m.first, m.count, m.lengths, grouped=True)
+        mixes = draw_mixes(rng, n, m.first, m.count, m.lengths, grouped=True)
         utterance = mixes["utterance"].ravel()  # (n * 4,)
         change = voice.draw(rng, len(utterance))
         offsets = (mixes["offset"].ravel() / HOP).astype(np.float32)

@@ -80,7 +80,7 @@ def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
     return np.concatenate(pieces), starts, lengths, first, count, speakers
 
 
-def _draw_mixes(rng: np.random.Generator, n_clips: int, first: np.ndarray, count: np.ndarray,
+def draw_mixes(rng: np.random.Generator, n_clips: int, first: np.ndarray, count: np.ndarray,
                 lengths: np.ndarray, *, grouped: bool) -> dict[str, np.ndarray]:
     """Every random choice of ``n_clips`` mixtures but the noise; arrays of shape (n_clips, 4) or (n_clips,).
 
@@ -132,7 +132,7 @@ def _iter_mix(
     """mix_words in chunks of up to _CHUNK clips, same results, bounded memory; also yields each clip's group."""
     flat, starts, lengths, first, count, _ = _flatten_bank(bank, groups)
     rng = np.random.default_rng(seed)
-    mixes = _draw_mixes(rng, n_clips, first, count, lengths, grouped=bool(groups))
+    mixes = draw_mixes(rng, n_clips, first, count, lengths, grouped=bool(groups))
     noise_seeds = rng.integers(2**63, size=-(-n_clips // _CHUNK))
     for chunk, start in enumerate(range(0, n_clips, _CHUNK)):
         rows = slice(start, min(start + _CHUNK, n_clips))
@@ -252,7 +252,7 @@ class WordMixer:
         waves : np.ndarray, shape (n, 16000), float32 in [-1, 1] (int16 scale / 32768, like ``recipes.waveform``)
         labels : np.ndarray, shape (n, 30), float32
         """
-        mixes = _draw_mixes(rng, n, self.first, self.count, self.lengths, grouped=True)
+        mixes = draw_mixes(rng, n, self.first, self.count, self.lengths, grouped=True)
         mixes["gain"] = mixes["gain"] / np.float32(32767)  # the utterances are int16
         windows = np.lib.stride_tricks.sliding_window_view(noise_bank(), CLIP_SAMPLES)
         noise = windows[rng.integers(0, NOISE_BANK_SAMPLES - CLIP_SAMPLES, size=n)]

@@ -96,6 +96,7 @@ def train_on_split(
     """
     recipe = data.recipe
     train_rows = copy_rows(train_idx, n_clips=data.n, copies=recipe.copies)
+    train_rows = np.tile(train_rows, profile.passes_per_epoch(recipe.family, clips=len(train_rows)))
     epochs = epochs or profile.epochs_for(recipe.family, fold=fold, clips=len(train_rows))
     augment = recipe.augment
     if data.words is not None:  # loaded only for recipes that make fresh mixtures

@@ -15,6 +15,7 @@ class Training:
     fold_epochs: int = 0  # each k-fold model (05)
     clips_seen: int = 0  # the holdout model, in clips (augmented or fresh), rounded up to whole epochs
     fold_clips_seen: int = 0
+    epoch_clips: int = 0  # with clips_seen: an epoch passes over the clips as often as it takes to reach this many
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class Profile:
     def train_clips(self, family: str) -> int | None:
         """How many of the dataset's clips a recipe family trains on (None: all)."""
         return self.training[family].clips
+
+    def passes_per_epoch(self, family: str, *, clips: int) -> int:
+        """How many times one epoch goes over ``clips`` training rows (fewer, longer epochs for short clip sets)."""
+        return max(1, math.ceil(self.training[family].epoch_clips / max(clips, 1)))
 
     def epochs_for(self, family: str, *, fold: bool, clips: int) -> int:
         """Epochs for one model of a recipe family: the holdout model (04) or a fold model (05).
@@ -52,7 +57,7 @@ PROFILES = {
     "smoke": Profile(
         name="smoke", n_train=1000, n_test=200,
         training={"seed": Training(240, epochs=2, fold_epochs=1), "kit": Training(240, epochs=2, fold_epochs=1),
-                  "mel": Training(None, clips_seen=24_000, fold_clips_seen=16_000)},
+                  "mel": Training(None, clips_seen=24_000, fold_clips_seen=16_000, epoch_clips=8_000)},
         folds=2, patience=10, batch_size=32, seed=42,
         deviations="seed and kit: 240 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: all 1,000 clips, "
                    "24,000 clips seen (16,000 per fold), batch 128; 2 folds: a pipeline check",
@@ -60,10 +65,10 @@ PROFILES = {
     "standard": Profile(
         name="standard", n_train=10000, n_test=2000,
         training={"seed": Training(1500, epochs=6, fold_epochs=3), "kit": Training(1500, epochs=20, fold_epochs=10),
-                  "mel": Training(None, clips_seen=400_000, fold_clips_seen=250_000)},
+                  "mel": Training(None, clips_seen=300_000, fold_clips_seen=200_000, epoch_clips=16_000)},
         folds=3, patience=10, batch_size=32, seed=42,
         deviations="seed and kit: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), kit 20 (10 per fold); "
-                   "mel_tcn: all 10,000 clips, 400,000 clips seen (250,000 per fold), batch 128; 3 folds: "
+                   "mel_tcn: all 10,000 clips, 300,000 clips seen (200,000 per fold), batch 128; 3 folds: "
                    "about 30 minutes on a laptop CPU",
     ),
     "full": Profile(

@@ -349,6 +349,19 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class EpochTimes(keras.callbacks.Callback):
+    """Seconds each epoch took, validation included."""
+
+    def on_train_begin(self, logs=None):
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self.start)
+
+
 def train_model(
     model_name: str, features: np.ndarray, targets: np.ndarray, *, train_rows: np.ndarray, val_rows: np.ndarray,
     epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, transform=None, augment=None,
