@@ -36,7 +36,7 @@ def test_killed_run_resumes_and_unchanged_steps_are_skipped(tmp_path):
     assert all("skipped" in line for line in steps[:3]) and all("done in" in line for line in steps[3:])
     train_log = json.loads((kit / "outputs" / "notebooks" / "04_train_cnn.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in train_log["cells"] for o in c.get("outputs", []))
-    assert "Epoch 2/2" in printed and "Epoch 1/2" not in printed  # the finished epoch was not trained again
+    assert "Epoch 2/" in printed and "Epoch 1/" not in printed  # the finished epoch was not trained again
 
     third = subprocess.run(command, cwd=kit, env=env, capture_output=True, text=True, timeout=300)
     assert third.returncode == 0
