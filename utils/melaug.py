@@ -201,11 +201,11 @@ class MelAugment:
         change = self.clip_voice.draw(rng, n)
         positions = np.mod(np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] * change["tempo"][:, None], CLIP_FRAMES)
         x, _ = interpolate_frames(x.reshape(-1, N_MELS), np.arange(n) * CLIP_FRAMES, np.full(n, CLIP_FRAMES), positions)
-        x = warp_bands(x, change["warp"]) + change["band_gain"][:, None, :]
+        power = np.exp(warp_bands(x, change["warp"]) + change["band_gain"][:, None, :])
         noisy = rng.random(n) < self.added_noise
-        level = np.exp(x).mean(axis=(1, 2)) * 10 ** (rng.uniform(*self.added_noise_db, size=n) / 10)
+        level = power.mean(axis=(1, 2)) * 10 ** (rng.uniform(*self.added_noise_db, size=n) / 10)
         floor = (noisy * level / white_noise_mel().mean())[:, None, None] * white_noise_mel()
-        return np.log(np.exp(x) + floor.astype(np.float32))
+        return np.log(power + floor.astype(np.float32))
 
 
 def _roll_frames(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from utils.augment import SEED_COPIES, build_seed_training_set
 from utils.features import seed_features, to_seed_rate
 from utils.melaug import MelAugment
-from utils.melspec import cached_log_mel, inverse_log_mel, log_mel, standardized
+from utils.melspec import FLOOR, cached_log_mel, inverse_log_mel, log_mel, mel_power, standardized
 from utils.waveaug import WaveAugment
 
 
@@ -25,7 +25,7 @@ class Recipe:
     """
 
     name: str
-    family: str  # "seed" or "kit": whose epochs the profiles give it
+    family: str  # "seed", "kit" or "mel": how long the profiles train it
     model: str  # default network, a name in utils.models.MODELS
     featurize: Callable[[np.ndarray], np.ndarray]  # rows of inputs(clips) -> model inputs
     build_training_set: Callable[..., np.ndarray] | None = None
@@ -158,7 +158,7 @@ def feature_maps(recipe: Recipe, waves: np.ndarray) -> np.ndarray:
     if recipe.build_training_set is not None:
         return seed_features(waves)
     if isinstance(recipe.augment, MelAugment):
-        return standardized(log_mel(np.round(np.asarray(waves) * 32768.0)))
+        return standardized(np.log(mel_power(waves) + FLOOR))
     import keras
 
     from utils.layers import LogMel
@@ -170,4 +170,6 @@ def clip_feature_maps(recipe: Recipe, clips: np.ndarray) -> np.ndarray:
     """``feature_maps`` of int16 clips (n, 16000)."""
     if recipe.build_training_set is not None:
         return seed_featurize(clips)
+    if isinstance(recipe.augment, MelAugment):
+        return standardized(log_mel(clips))
     return feature_maps(recipe, waveform(clips))
