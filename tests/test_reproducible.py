@@ -1,5 +1,4 @@
-"""Reproducibility: the same seed and profile give a byte-identical submission on CPU (the kit recipe;
-mel_tcn's runs still differ in their last digits from run to run)."""
+"""Reproducibility: the same seed and profile give a byte-identical submission on CPU (the default recipe)."""
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ def smoke_outputs(kit: Path, data: Path) -> dict[str, bytes]:
     """Run notebooks 02..06 of the smoke profile in ``kit`` on ``data``; return the compared outputs' bytes."""
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(
-        ["bash", "run_all.sh", "--profile", "smoke", "--recipe", "kit", "--data", str(data), "--from", "02"],
+        ["bash", "run_all.sh", "--profile", "smoke", "--data", str(data), "--from", "02"],
         cwd=kit, env=env, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -108,7 +108,7 @@ def train_on_split(
         epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience,
         model_path=model_path, seed=seed, transform=None if recipe.build_training_set else recipe.featurize,
         augment=augment, mixed_precision=recipe.mixed_precision, optimizer=recipe.optimizer, time_limit=time_limit,
-        callbacks=callbacks,
+        cpu_op_threads=recipe.cpu_op_threads, callbacks=callbacks,
     )
 
 

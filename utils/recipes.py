@@ -37,6 +37,7 @@ class Recipe:
     calibrate: bool = False  # fit a temperature and prior weight on held-out predictions
     optimizer: Callable[[int], object] | None = None  # total training steps -> Keras optimizer (None: Adam)
     batch_size: int = 0  # smallest training batch; the profile's when larger
+    cpu_op_threads: int = 0  # TensorFlow threads per op when training on a CPU (0: its default; 1: byte-identical runs)
 
     def source(self, clips: np.ndarray) -> np.ndarray:
         """What training and prediction read rows from for these int16 clips."""
@@ -77,7 +78,7 @@ _KIT = Recipe(
 MEL_TCN = Recipe(
     name="mel_tcn", family="mel", model="tc_resnet", featurize=as_float32, augment=MelAugment(),
     inputs=cached_log_mel, tta_shifts=(0, -10, 10), mixed_precision=True, calibrate=True,
-    optimizer=adamw_warmup_cosine, batch_size=128,
+    optimizer=adamw_warmup_cosine, batch_size=128, cpu_op_threads=1,
 )
 
 DEFAULT_RECIPE = "mel_tcn"  # run_all.sh's and the notebooks' default

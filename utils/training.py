@@ -251,6 +251,29 @@ def input_workers() -> int:
     return min(8, os.cpu_count() or 1) if gpu_available() else 1
 
 
+def use_cpu_op_threads(threads: int) -> None:
+    """Run each TensorFlow op on ``threads`` threads when training on a CPU (0: TensorFlow's default, all cores).
+
+    With several threads, oneDNN's convolution gradients can sum in a
+    different order from run to run, so two runs of the same seed differ in
+    their last digits; one thread per op (independent ops still run side by
+    side) makes them byte-identical. It must be set before TensorFlow runs
+    its first op: a process that already runs with other settings keeps
+    them, with a warning.
+    """
+    if not threads or keras.config.backend() != "tensorflow" or gpu_available():
+        return
+    import tensorflow as tf
+
+    if tf.config.threading.get_intra_op_parallelism_threads() == threads:
+        return
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        warnings.warn(f"TensorFlow already runs ops on its default threads, not {threads} per op: "
+                      "two runs of the same seed may differ in their last digits", stacklevel=3)
+
+
 def replica_count(devices: int | None = None, batch_size: int | None = None) -> int:
     """How many devices ``train_model(devices=...)`` replicates the model over.
 
@@ -367,7 +390,7 @@ def train_model(
     epochs: int, batch_size: int, patience: int, model_path: str | Path, seed: int, transform=None, augment=None,
     mixed_precision: bool = False, verbose: int = 2, devices: int | None = None,
     optimizer: Callable[[int], keras.optimizers.Optimizer] | None = None, time_limit: float | None = None,
-    callbacks: tuple = (),
+    cpu_op_threads: int = 0, callbacks: tuple = (),
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train a fresh network with KL divergence, keeping the weights of the best validation loss.
 
@@ -375,7 +398,8 @@ def train_model(
     the run); without it, Adam with its defaults. With ``time_limit``
     (seconds) training stops after the first batch past it, then validates
     that last, shorter epoch (for comparing recipes at equal training time).
-    ``callbacks`` are added to the run's own.
+    ``callbacks`` are added to the run's own. ``cpu_op_threads`` is passed
+    to ``use_cpu_op_threads``.
 
     ``transform`` turns stored rows into model inputs and ``augment`` alters
     training batches (see FeatureBatches). With ``mixed_precision`` the model
@@ -402,6 +426,7 @@ def train_model(
     if batch_size % replicas:
         raise ValueError(f"batch_size {batch_size} does not split evenly across {replicas} devices: use a multiple "
                          f"of {replicas}, or fewer devices (the devices argument, or CUDA_VISIBLE_DEVICES)")
+    use_cpu_op_threads(cpu_op_threads)
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy("mixed_float16" if mixed_precision and gpu_available() else "float32")
     model_path = Path(model_path)
