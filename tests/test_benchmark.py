@@ -11,6 +11,7 @@ from conftest import write_dacon_folder
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
 
 
+@pytest.mark.slow
 def test_benchmark_quick(tmp_path):
     data = write_dacon_folder(tmp_path / "data", n_train=8, n_test=1)
     out = tmp_path / "figures.json"
@@ -36,6 +37,7 @@ def test_benchmark_quick(tmp_path):
     assert figures["backend"] and figures["device"] and figures["default_recipe"] == "mel_tcn"
 
 
+@pytest.mark.slow
 def test_memory_benchmark_reports_each_stage(tmp_path):
     data = write_dacon_folder(tmp_path / "data", n_train=12, n_test=3)
     env = {**os.environ, "KIT_WORK_DIR": str(tmp_path / "work")}  # caches and models stay under tmp_path

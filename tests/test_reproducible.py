@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import write_dacon_folder
 from test_run_all import IGNORE
 from utils.paths import PROJECT_ROOT
@@ -24,6 +26,7 @@ def smoke_outputs(kit: Path, data: Path) -> dict[str, bytes]:
     return {name: (kit / "outputs" / name).read_bytes() for name in COMPARED}
 
 
+@pytest.mark.slow
 def test_same_seed_and_profile_give_the_same_submission(tmp_path):
     data = write_dacon_folder(tmp_path / "data", n_train=40, n_test=10, seed=0)
     runs = []

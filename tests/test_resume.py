@@ -7,11 +7,14 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from conftest import write_dacon_folder
 from test_run_all import IGNORE
 from utils.paths import PROJECT_ROOT
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_and_unchanged_steps_are_skipped(tmp_path):
     kit = tmp_path / "kit"
     shutil.copytree(PROJECT_ROOT, kit, ignore=IGNORE)

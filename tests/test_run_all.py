@@ -36,6 +36,7 @@ def smoke_run(kit):
     return run(["bash", "run_all.sh", "--profile", "smoke"], cwd=kit)
 
 
+@pytest.mark.slow
 def test_smoke_run_succeeds_and_reports(smoke_run, kit):
     assert smoke_run.returncode == 0, smoke_run.stdout + smoke_run.stderr
     lines = smoke_run.stdout.strip().splitlines()
@@ -46,6 +47,7 @@ def test_smoke_run_succeeds_and_reports(smoke_run, kit):
     assert lines[-2] == f"Report: {kit / 'outputs' / 'report.html'}"
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_a_report_without_code(smoke_run, kit):
     report = (kit / "outputs" / "report.html").read_text()
     for path in sorted((kit / "notebooks").glob("*.ipynb")):
@@ -54,6 +56,7 @@ def test_smoke_run_writes_a_report_without_code(smoke_run, kit):
     assert "from utils" not in report and "import numpy" not in report
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_six_executed_notebooks_without_errors(smoke_run, kit):
     executed = sorted((kit / "outputs" / "notebooks").glob("*.ipynb"))
     assert [p.stem for p in executed] == [p.stem for p in sorted((kit / "notebooks").glob("*.ipynb"))]
@@ -62,6 +65,7 @@ def test_smoke_run_writes_six_executed_notebooks_without_errors(smoke_run, kit):
         assert outputs and not [o for o in outputs if o["output_type"] == "error"], path.name
 
 
+@pytest.mark.slow
 def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
     data = kit / "data" / "embedded-smoke"
     template = pd.read_csv(data / "submission.csv")
@@ -73,6 +77,7 @@ def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
     assert metrics["submission"]["test_kld"] < np.log(7.5) - 0.1
 
 
+@pytest.mark.slow
 def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_path):
     unseen = write_dacon_folder(tmp_path / "unseen", n_train=2, n_test=7, seed=5)
     (unseen / "test_answer.csv").unlink()
@@ -91,6 +96,7 @@ def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_pat
     assert folder_digest(unseen) == before
 
 
+@pytest.mark.slow
 def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
     result = run(["bash", "run_all.sh", "--profile", "smoke", "--recipe", "seed", "--from", "03"], cwd=kit)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -101,6 +107,7 @@ def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
     validate_submission(pd.read_csv(kit / "outputs" / "submission.csv"), expected_ids=template["id"].to_numpy())
 
 
+@pytest.mark.slow
 def test_folds_run_as_parallel_jobs_then_gather(smoke_run, kit):
     result = run(["bash", "run_all.sh", "--profile", "smoke", "--from", "05", "--parallel-folds"], cwd=kit)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -112,6 +119,7 @@ def test_folds_run_as_parallel_jobs_then_gather(smoke_run, kit):
     assert json.loads((out / "models" / "ensemble.json").read_text())["models"] == ["fold_0.keras", "fold_1.keras"]
 
 
+@pytest.mark.slow
 def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
     bad = write_dacon_folder(tmp_path / "bad", n_train=3, n_test=2)
     answers = pd.read_csv(bad / "train_answer.csv")
