@@ -82,9 +82,9 @@ fi
 
 digest() { "$PY" -c 'import hashlib, sys; print(hashlib.sha1(sys.stdin.buffer.read()).hexdigest())'; }
 # What every step depends on besides its own notebook: the kit's code and the data.
-code_key="$(cat utils/*.py requirements.txt | digest)"
+code_key="$( { find utils -name '*.py' | LC_ALL=C sort | xargs cat; cat requirements.txt; } | digest)"
 if [ -n "$DATA" ]; then
-  data_key="$("$PY" -c 'import sys; from utils.dataset import folder_fingerprint; print(folder_fingerprint(sys.argv[1]))' "$DATA")"
+  data_key="$("$PY" -c 'import sys; from utils.dataset.clips import folder_fingerprint; print(folder_fingerprint(sys.argv[1]))' "$DATA")"
 else
   data_key="embedded-$PROFILE"
 fi
@@ -121,8 +121,8 @@ run_folds_in_parallel() {
 
 # Data corrections each notebook made (resampled, padded, truncated, ...): printed on stderr as they appear.
 METRICS="$WORK/outputs/metrics.json"
-shown="$("$PY" -m utils.datawarnings count "$METRICS" || echo 0)"
-show_new_warnings() { shown="$("$PY" -m utils.datawarnings show "$METRICS" --after "$shown" || echo "$shown")"; }
+shown="$("$PY" -m utils.dataset.corrections count "$METRICS" || echo 0)"
+show_new_warnings() { shown="$("$PY" -m utils.dataset.corrections show "$METRICS" --after "$shown" || echo "$shown")"; }
 
 echo "Profile $PROFILE, recipe $RECIPE, data ${DATA:-embedded (data/embedded-$PROFILE)}, backend ${KERAS_BACKEND:-tensorflow}"
 total_start=$SECONDS
@@ -170,6 +170,6 @@ done
 echo "All notebooks ran in $((SECONDS - total_start)) s"
 # One HTML page of the executed notebooks, code hidden; it prints "Report: PATH".
 # A failed report is only warned about: the submission is already written.
-"$PY" -m utils.report --notebooks "$OUT" --out "$WORK/outputs/report.html" \
+"$PY" -m utils.results.report --notebooks "$OUT" --out "$WORK/outputs/report.html" \
   || echo "run_all.sh: the report could not be built (error above)" >&2
-"$PY" -c "import sys; from utils.submission import summary_line; print(summary_line(sys.argv[1]))" "$METRICS"
+"$PY" -c "import sys; from utils.results.submission import summary_line; print(summary_line(sys.argv[1]))" "$METRICS"

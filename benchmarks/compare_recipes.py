@@ -28,14 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from utils.calibration import calibrate  # noqa: E402
-from utils.dataset import load_clips, load_test_answers  # noqa: E402
+from utils.dataset.clips import load_clips  # noqa: E402
+from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence, top4_recall  # noqa: E402
 from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
 from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
 from utils.profiles import get_profile  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
-from utils.training import EpochTimes, holdout_split  # noqa: E402
+from utils.train.calibration import calibrate  # noqa: E402
+from utils.train.loop import EpochTimes  # noqa: E402
+from utils.train.splits import holdout_split  # noqa: E402
 
 
 def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, budget: float) -> int:

@@ -32,10 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.dataset import load_clips  # noqa: E402
+from utils.dataset.clips import load_clips  # noqa: E402
 from utils.pipeline import predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
 from utils.profiles import get_profile  # noqa: E402
-from utils.training import holdout_split  # noqa: E402
+from utils.train.splits import holdout_split  # noqa: E402
 
 GIB = 1024**3
 

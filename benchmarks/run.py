@@ -9,7 +9,7 @@ On the same clips, in one run:
     spectrograms, one clip at a time in one process (as the seed solution did);
 (b) kit: int16 clips read from the decoded cache, featurize and WaveAugment
     per batch, then the in-model LogMel layer on the batch;
-(c) decoding the WAV files into int16 (utils.dataset.decode_clips);
+(c) decoding the WAV files into int16 (utils.dataset.clips.decode_clips);
 (d) training and inference steps of each recipe's network on random data;
 (e) the default recipe's training as notebook 04 runs it (cached features,
     augmentation and fresh mixtures on the host, the network's steps), in
@@ -39,15 +39,16 @@ import keras  # noqa: E402
 import librosa  # noqa: E402
 import numpy as np  # noqa: E402
 
-from utils.augment import add_noise, pitch_shift, time_shift  # noqa: E402
-from utils.dataset import decode_clips, list_clips  # noqa: E402
-from utils.features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
-from utils.layers import LogMel  # noqa: E402
-from utils.models import build_model  # noqa: E402
+from utils.dataset.clips import decode_clips, list_clips  # noqa: E402
+from utils.dataset.words import CLIP_SAMPLES, N_WORDS, WORDS_PER_CLIP  # noqa: E402
 from utils.recipes import DEFAULT_RECIPE, get_recipe  # noqa: E402
+from utils.recipes.layers import LogMel  # noqa: E402
+from utils.recipes.networks import build_model  # noqa: E402
+from utils.recipes.seed_augment import add_noise, pitch_shift, time_shift  # noqa: E402
+from utils.recipes.seed_features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.training import EpochTimes, gpu_available, train_model  # noqa: E402
-from utils.words import CLIP_SAMPLES, N_WORDS, WORDS_PER_CLIP  # noqa: E402
+from utils.train.devices import gpu_available  # noqa: E402
+from utils.train.loop import EpochTimes, train_model  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
 
@@ -152,7 +153,7 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
     y = random_targets(batch, rng)
     previous = keras.config.dtype_policy()
     policy = "mixed_float16" if recipe.mixed_precision and gpu_available() else "float32"
-    keras.config.set_dtype_policy(policy)  # as utils.training.train_model does
+    keras.config.set_dtype_policy(policy)  # as utils.train.loop.train_model does
     try:
         keras.utils.set_random_seed(0)
         model = build_model(recipe.model)
@@ -219,7 +220,7 @@ def main(argv=None) -> dict:
             data_dir = Path(args.data).expanduser().resolve()
             source = str(data_dir)
         else:
-            from utils.mixing import make_embedded_dataset
+            from utils.datagen.writer import make_embedded_dataset
 
             print(f"Generating {n_clips} embedded clips ...", flush=True)
             data_dir = make_embedded_dataset(Path(tmp) / "data", n_train=n_clips, n_test=1, seed=0)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 
 
 def tone_clips(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

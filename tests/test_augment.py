@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from utils.augment import SEED_COPIES, add_noise, build_seed_training_set, seed_augmented_copies, time_shift
 from utils.recipes import seed_featurize
+from utils.recipes.seed_augment import (
+    SEED_COPIES,
+    add_noise,
+    build_seed_training_set,
+    seed_augmented_copies,
+    time_shift,
+)
 
 
 def test_copies_are_original_noise_shift_pitch():
@@ -38,7 +44,7 @@ def test_training_set_layout_and_determinism(tmp_path):
 
 
 def test_interrupted_build_leaves_no_file(tmp_path, monkeypatch):
-    import utils.augment as augment
+    import utils.recipes.seed_augment as augment
 
     featurize = augment._featurize_chunk
 

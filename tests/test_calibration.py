@@ -1,7 +1,7 @@
 import numpy as np
 
-from utils.calibration import IDENTITY, calibrate, calibrated_mean, fit_calibration
 from utils.metrics import kl_divergence
+from utils.train.calibration import IDENTITY, calibrate, calibrated_mean, fit_calibration
 
 
 def truth_and_overconfident_predictions(n=400, seed=0):

@@ -8,13 +8,19 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from utils.dataset import (
-    DataError, DataWarning, clip_id, decode_clips, list_clips, load_clips, load_test_answers, load_train, read_answers,
-    read_clip, read_groups, read_template, read_template_ids,
+from utils.dataset.clips import clip_id, decode_clips, list_clips, load_clips, read_clip
+from utils.dataset.corrections import main as datawarnings_main
+from utils.dataset.corrections import record, recorded
+from utils.dataset.errors import DataError, DataWarning
+from utils.dataset.tables import (
+    load_test_answers,
+    load_train,
+    read_answers,
+    read_groups,
+    read_template,
+    read_template_ids,
 )
-from utils.datawarnings import main as datawarnings_main
-from utils.datawarnings import record, recorded
-from utils.words import WORDS
+from utils.dataset.words import WORDS
 
 
 def folder_digest(root: Path) -> str:

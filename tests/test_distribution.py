@@ -14,8 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from utils import training
-from utils.training import FeatureBatches
+from utils.train import devices
+from utils.train.batches import FeatureBatches
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ CASE = """
     import json, sys
     import keras
     import numpy as np
-    from utils import training
+    from utils.train import devices, loop
 
     seen = {"replicas": [], "loss": [], "val_loss": []}
     stop_after = [0]  # the first run is interrupted after epoch 0, like a crash
@@ -64,20 +64,20 @@ CASE = """
     args = dict(train_rows=np.arange(9), val_rows=np.arange(9, 14), epochs=3, batch_size=4, patience=5,
                 model_path=sys.argv[1], seed=0, verbose=0, devices=2)
     try:
-        training.train_model("seed_cnn", x, y, **args)
+        loop.train_model("seed_cnn", x, y, **args)
     except KeyboardInterrupt:
         pass
-    model, history = training.train_model("seed_cnn", x, y, **args)
+    model, history = loop.train_model("seed_cnn", x, y, **args)
     p = model.predict(x[9:, :, :, None], verbose=0).astype(np.float64)
     val_loss = model.evaluate(x[9:], y[9:], batch_size=5, verbose=0)  # on one device
     # a second, different network in the same process, as k-fold training does
-    with training.data_parallel(2):
+    with devices.data_parallel(2):
         other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7),
                                   keras.layers.Dense(30, activation="softmax")])
         other.compile(optimizer="adam", loss="kl_divergence")
         other.fit(np.ones((8, 5)), y[:8], batch_size=4, validation_data=(np.ones((4, 5)), y[:4]), verbose=0)
     try:
-        training.train_model("seed_cnn", x, y, **{**args, "batch_size": 3})
+        loop.train_model("seed_cnn", x, y, **{**args, "batch_size": 3})
         error = ""
     except ValueError as e:
         error = str(e)
@@ -121,20 +121,20 @@ def test_training_runs_replicated_over_two_devices(backend, tmp_path):
 def test_default_uses_every_gpu_when_there_are_several(gpus, replicas, monkeypatch):
     if keras.config.backend() not in ("tensorflow", "jax"):
         pytest.skip("data parallelism is for the TensorFlow and JAX backends")
-    monkeypatch.setattr(training, "accelerator_count", lambda: gpus)
-    assert training.replica_count() == replicas
-    assert training.replica_count(None, 32) == replicas
-    assert training.replica_count(1) == 1
+    monkeypatch.setattr(devices, "accelerator_count", lambda: gpus)
+    assert devices.replica_count() == replicas
+    assert devices.replica_count(None, 32) == replicas
+    assert devices.replica_count(1) == 1
     with pytest.raises(ValueError, match="at least 1"):
-        training.replica_count(0)
+        devices.replica_count(0)
 
 
 def test_default_uses_as_many_gpus_as_split_the_batch(monkeypatch):
     if keras.config.backend() not in ("tensorflow", "jax"):
         pytest.skip("data parallelism is for the TensorFlow and JAX backends")
-    monkeypatch.setattr(training, "accelerator_count", lambda: 3)
-    assert training.replica_count(None, 32) == 2 and training.replica_count(None, 33) == 3
-    assert training.replica_count(None, 31) == 1
+    monkeypatch.setattr(devices, "accelerator_count", lambda: 3)
+    assert devices.replica_count(None, 32) == 2 and devices.replica_count(None, 33) == 3
+    assert devices.replica_count(None, 31) == 1
 
 
 def test_batches_split_evenly_dropping_training_and_padding_validation_remainders():

@@ -4,8 +4,8 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from utils.features import log_spectrogram, seed_features, standardize_frequencies, to_seed_rate
 from utils.recipes import get_recipe, seed_featurize
+from utils.recipes.seed_features import log_spectrogram, seed_features, standardize_frequencies, to_seed_rate
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import librosa
 import numpy as np
 import pytest
 
-from utils.layers import LogMel, SpecAugment
+from utils.recipes.layers import LogMel, SpecAugment
 
 
 def librosa_log_mel(wave, fft):
@@ -44,7 +44,7 @@ def test_spec_augment_masks_only_while_training():
 
 
 def test_kit_model_round_trips_through_a_saved_file(tmp_path):
-    from utils.models import build_model
+    from utils.recipes.networks import build_model
 
     model = build_model("kit_resnet")
     x = (np.random.default_rng(1).normal(size=(2, 16000)) * 0.1).astype(np.float32)

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
-
 from conftest import tone_bank
-from utils.melaug import MelAugment, MelWords, VoiceChange, interpolate_frames, warp_bands
-from utils.melspec import CLIP_FRAMES, N_MELS, log_mel
-from utils.mixing import write_dataset
-from utils.words import WORDS
+
+from utils.datagen.writer import write_dataset
+from utils.dataset.words import WORDS
+from utils.recipes.mel_augment import MelAugment, MelWords, VoiceChange, interpolate_frames, warp_bands
+from utils.recipes.mel_features import CLIP_FRAMES, N_MELS, log_mel
 
 NO_CHANGE = VoiceChange(warp=(1.0, 1.0), tempo=(1.0, 1.0), tilt_db=0.0, eq_db=0.0)
 

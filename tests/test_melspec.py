@@ -2,9 +2,19 @@ import librosa
 import numpy as np
 import pytest
 
-from utils.melspec import (
-    CLIP_FRAMES, FLOOR, HOP, N_MELS, N_FFT, WINDOW, cached_log_mel, inverse_log_mel, log_mel, mel_power,
-    standardized, word_log_mels,
+from utils.recipes.mel_features import (
+    CLIP_FRAMES,
+    FLOOR,
+    HOP,
+    N_FFT,
+    N_MELS,
+    WINDOW,
+    cached_log_mel,
+    inverse_log_mel,
+    log_mel,
+    mel_power,
+    standardized,
+    word_log_mels,
 )
 from utils.store import save_npy_atomic
 

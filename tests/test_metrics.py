@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from utils.dataset.words import N_WORDS
 from utils.metrics import kl_divergence, kl_divergence_per_clip, top4_recall
-from utils.words import N_WORDS
 
 
 def truth_for(*word_sets):

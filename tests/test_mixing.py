@@ -6,19 +6,12 @@ import pytest
 import soundfile as sf
 from conftest import tone_bank
 
-from utils.dataset import DataError
-from utils.mixing import (
-    WordMixer,
-    _write_word_bank,
-    load_word_folder,
-    main,
-    make_embedded_dataset,
-    mix_words,
-    speaker_groups,
-    split_bank_by_speaker,
-    write_dataset,
-)
-from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+from utils.datagen.cli import main
+from utils.datagen.corpus import load_word_folder, speaker_groups, split_bank_by_speaker
+from utils.datagen.writer import make_embedded_dataset, mix_words, write_dataset, write_word_bank
+from utils.dataset.errors import DataError
+from utils.dataset.saved_words import WordMixer
+from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 
 
 def write_tone(path, *, rate=SAMPLE_RATE, freq=440.0):
@@ -151,7 +144,7 @@ def test_saved_words_mix_fresh_clips_of_their_labels_from_chosen_groups(tmp_path
 
 def test_saved_words_errors_name_the_file(tmp_path):
     assert WordMixer.load(tmp_path) is None  # a dataset without saved words, like the DACON download
-    _write_word_bank(tmp_path / "train_words", tone_bank(("a", "b")), {"a": 0, "b": 1})
+    write_word_bank(tmp_path / "train_words", tone_bank(("a", "b")), {"a": 0, "b": 1})
     with pytest.raises(DataError, match="no words by the voice groups"):
         WordMixer.load(tmp_path).restricted(["7"])
     index_path = tmp_path / "train_words" / "index.csv"

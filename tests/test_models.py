@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.models import build_model, seed_cnn
+from utils.recipes.networks import build_model, seed_cnn
 
 
 def test_seed_cnn_has_the_seed_parameter_count():

@@ -1,14 +1,19 @@
 import numpy as np
 import pytest
 
-from utils.calibration import IDENTITY
-from utils.dataset import DataError
+from utils.dataset.errors import DataError
 from utils.pipeline import (
-    fit_recipe_calibration, model_predictions, predict_clips, prepare_training, resolve_data_dir, train_fold,
+    fit_recipe_calibration,
+    model_predictions,
+    predict_clips,
+    prepare_training,
+    resolve_data_dir,
+    train_fold,
     train_on_split,
 )
 from utils.profiles import get_profile
 from utils.recipes import get_recipe
+from utils.train.calibration import IDENTITY
 
 
 @pytest.mark.parametrize("recipe, rows_per_clip, shape", [
@@ -143,14 +148,14 @@ def test_a_fold_holds_out_whole_voice_groups(dacon_folder, tmp_path, monkeypatch
 
 def test_fresh_mixtures_take_only_the_voices_being_trained_on(dacon_folder, tmp_path, monkeypatch):
     import pandas as pd
+    from conftest import tone_bank
 
     import utils.pipeline as pipeline
-    from conftest import tone_bank
-    from utils.mixing import _write_word_bank
+    from utils.datagen.writer import write_word_bank
 
     groups = np.arange(12) // 2
     pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
-    _write_word_bank(dacon_folder / "train_words", tone_bank(tuple("abcdef")), dict(zip("abcdef", range(6))))
+    write_word_bank(dacon_folder / "train_words", tone_bank(tuple("abcdef")), dict(zip("abcdef", range(6))))
     profile = get_profile("smoke")
     data = prepare_training(dacon_folder, profile, "kit_fresh", cache_dir=tmp_path)
     assert list(data.words.groups) == ["0", "1", "2", "3", "4", "5"]

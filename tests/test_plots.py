@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 
 import numpy as np
 
-from utils import plots
+from utils.results import plots
 
 
 def test_cooccurrence_counts_pairs():

@@ -1,7 +1,7 @@
 """The HTML report: executed notebooks joined into one page, code hidden."""
 import base64
-import json
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from utils.paths import PROJECT_ROOT
-from utils.report import build_report, main
+from utils.results.report import build_report, main
 
 
 def png_base64() -> str:
@@ -81,7 +81,7 @@ def test_cli_writes_the_report_and_names_it(executed, tmp_path, capsys):
 
 
 def test_report_does_not_import_keras_or_tensorflow():
-    code = "import sys, utils.report; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    code = "import sys, utils.results.report; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

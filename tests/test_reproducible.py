@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import write_dacon_folder
 from test_run_all import IGNORE
+
 from utils.paths import PROJECT_ROOT
 
 # The submission, and the raw predictions behind it (the submission floors and rounds them).

@@ -8,9 +8,9 @@ import sys
 import time
 
 import pytest
-
 from conftest import write_dacon_folder
 from test_run_all import IGNORE
+
 from utils.paths import PROJECT_ROOT
 
 

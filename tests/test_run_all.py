@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import write_dacon_folder
 from test_dataset import folder_digest
-from utils.dataset import list_clips
+
 from utils.paths import PROJECT_ROOT
-from utils.submission import validate_submission
+from utils.results.submission import validate_submission
 
 IGNORE = shutil.ignore_patterns(".git", ".venv", "outputs", "data", "__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 

@@ -4,11 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.submission import (
-    SubmissionError, build_submission, column_note, floor_probabilities, summarize_submission, summary_line,
-    validate_submission, write_submission,
+from utils.dataset.words import WORDS
+from utils.results.submission import (
+    SubmissionError,
+    build_submission,
+    column_note,
+    floor_probabilities,
+    summarize_submission,
+    summary_line,
+    validate_submission,
+    write_submission,
 )
-from utils.words import WORDS
 
 
 def probabilities(n, seed=0):

@@ -1,6 +1,6 @@
 import numpy as np
 
-from utils.synth import (
+from utils.datagen.synth import (
     ACCENTS,
     Speaker,
     build_word_bank,
@@ -9,7 +9,7 @@ from utils.synth import (
     trim_silence,
     voice_variants,
 )
-from utils.words import CLIP_SAMPLES, WORDS
+from utils.dataset.words import CLIP_SAMPLES, WORDS
 
 SPEAKER = Speaker(accent="en-US", variant="f3", rate=150, pitch=50)
 

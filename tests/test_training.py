@@ -2,7 +2,9 @@ import keras
 import numpy as np
 import pytest
 
-from utils.training import FeatureBatches, copy_rows, holdout_split, kfold_splits, predict, train_model
+from utils.train.batches import FeatureBatches
+from utils.train.loop import predict, train_model
+from utils.train.splits import copy_rows, holdout_split, kfold_splits
 
 
 def test_holdout_split_is_80_20_and_disjoint():
@@ -45,7 +47,7 @@ def test_batches_serve_requested_rows_as_float32():
 def test_augmented_batches_do_not_depend_on_the_order_they_are_made_in():
     from concurrent.futures import ThreadPoolExecutor
 
-    from utils.waveaug import WaveAugment
+    from utils.recipes.wave_augment import WaveAugment
 
     x = np.random.default_rng(0).integers(-3000, 3000, size=(40, 16000)).astype(np.int16)
     y = np.full((40, 30), 1 / 30, dtype=np.float32)

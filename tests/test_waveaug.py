@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.waveaug import WaveAugment, change_speed, remix
+from utils.recipes.wave_augment import WaveAugment, change_speed, remix
 
 
 def tone(freq, n=16000):

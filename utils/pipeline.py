@@ -10,15 +10,18 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from utils.calibration import IDENTITY, fit_calibration
-from utils.dataset import DataError, load_train, read_groups
+from utils.datagen.writer import make_embedded_dataset
+from utils.dataset.errors import DataError
+from utils.dataset.saved_words import WORDS_FOLDER, WordMixer
+from utils.dataset.tables import load_train, read_groups
 from utils.environment import hosted_data_dir
-from utils.mixing import WORDS_FOLDER, WordMixer, make_embedded_dataset
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import cached_array, save_json_atomic, save_npz_atomic
-from utils.training import copy_rows, kfold_splits, predict, train_model
+from utils.train.calibration import IDENTITY, fit_calibration
+from utils.train.loop import predict, train_model
+from utils.train.splits import copy_rows, kfold_splits
 
 
 def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
@@ -169,7 +172,7 @@ def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]
 
 def code_fingerprint() -> str:
     """Changes whenever any module of the kit changes."""
-    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.glob("*.py")))).hexdigest()
+    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.rglob("*.py")))).hexdigest()
 
 
 def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: str, test_clips: np.ndarray) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
-from utils.features import SEED_FEATURE_SHAPE, SEED_SAMPLE_RATE, seed_features, to_seed_rate
+from utils.recipes.seed_features import SEED_FEATURE_SHAPE, SEED_SAMPLE_RATE, seed_features, to_seed_rate
 from utils.store import temporary_path
 
 SEED_COPIES = ("original", "noise", "shift", "pitch")

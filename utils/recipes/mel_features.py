@@ -12,8 +12,8 @@ from pathlib import Path
 import librosa
 import numpy as np
 
+from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE
 from utils.store import cached_array, save_npy_atomic
-from utils.words import CLIP_SAMPLES, SAMPLE_RATE
 
 N_MELS = 40
 WINDOW = 400  # 25 ms Hann window

@@ -5,7 +5,7 @@ import keras
 import librosa
 from keras import ops
 
-from utils.words import SAMPLE_RATE
+from utils.dataset.words import SAMPLE_RATE
 
 
 @keras.saving.register_keras_serializable(package="kit")

@@ -2,8 +2,8 @@
 
 run_all.sh prints the new ones on stderr after each notebook, and the report lists them::
 
-    python -m utils.datawarnings count METRICS_JSON
-    python -m utils.datawarnings show METRICS_JSON --after N    # prints lines N.. on stderr, then the new count
+    python -m utils.dataset.corrections count METRICS_JSON
+    python -m utils.dataset.corrections show METRICS_JSON --after N    # prints lines N.. on stderr, then the new count
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def record(metrics_path: str | Path, messages: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m utils.datawarnings", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m utils.dataset.corrections", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["count", "show"])
     parser.add_argument("metrics", type=Path)
     parser.add_argument("--after", type=int, default=0, help="show the warnings after the first N")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from utils.dataset.words import SAMPLE_RATE, WORDS, WORDS_PER_CLIP
 from utils.metrics import kl_divergence_per_clip
-from utils.words import SAMPLE_RATE, WORDS, WORDS_PER_CLIP
 
 
 def word_counts(answers: np.ndarray) -> pd.Series:

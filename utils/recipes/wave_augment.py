@@ -6,15 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-NOISE_BANK_SAMPLES = 1 << 20  # white noise that clips take their noise from, at random offsets
-
-
-@lru_cache(maxsize=1)
-def noise_bank() -> np.ndarray:
-    """A fixed stretch of unit Gaussian noise (float32), the same in every process."""
-    bank = np.random.default_rng(0).standard_normal(NOISE_BANK_SAMPLES, dtype=np.float32)
-    bank.flags.writeable = False
-    return bank
+from utils.dataset.mixes import NOISE_BANK_SAMPLES, noise_bank
 
 
 @dataclass(frozen=True)
@@ -22,7 +14,7 @@ class WaveAugment:
     """Random fresh mixtures, speed, shift, re-mixing, noise and gain for a batch of 1 s waveforms.
 
     Each field is a probability or a range; see ``__call__``. Fresh mixtures
-    need ``words``, a ``utils.mixing.WordMixer`` (the dataset's saved words,
+    need ``words``, a ``utils.dataset.saved_words.WordMixer`` (the dataset's saved words,
     restricted to the voices being trained on); without it ``fresh`` does nothing.
     """
 
@@ -42,8 +34,8 @@ class WaveAugment:
 
     @staticmethod
     def load_words(data_dir, *, cache_dir=None):
-        """The dataset's saved words as a ``utils.mixing.WordMixer``, or None where it has none."""
-        from utils.mixing import WordMixer
+        """The dataset's saved words as a ``utils.dataset.saved_words.WordMixer``, or None where it has none."""
+        from utils.dataset.saved_words import WordMixer
 
         return WordMixer.load(data_dir)
 

@@ -1,11 +1,11 @@
 """Features of the seed recipe: librosa's 22,050 Hz load and a scipy log spectrogram."""
 from __future__ import annotations
 
-import numpy as np
 import librosa
+import numpy as np
 from scipy import signal
 
-from utils.words import SAMPLE_RATE
+from utils.dataset.words import SAMPLE_RATE
 
 SEED_SAMPLE_RATE = 22_050  # librosa.load's default rate
 SEED_WINDOW_MS = 20

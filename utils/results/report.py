@@ -5,7 +5,7 @@ warnings kept in metrics.json are listed at the top.
 
 Usage::
 
-    python -m utils.report [--notebooks DIR] [--out FILE]
+    python -m utils.results.report [--notebooks DIR] [--out FILE]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
 
-from utils.datawarnings import recorded
+from utils.dataset.corrections import recorded
 from utils.paths import EXECUTED_NOTEBOOKS_DIR, OUTPUTS_DIR
 from utils.store import write_bytes_atomic
 
@@ -146,7 +146,7 @@ def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: s
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m utils.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m utils.results.report", description=__doc__.splitlines()[0])
     parser.add_argument("--notebooks", type=Path, default=EXECUTED_NOTEBOOKS_DIR, help="folder of executed notebooks")
     parser.add_argument("--out", type=Path, default=OUTPUTS_DIR / "report.html", help="the HTML file to write")
     args = parser.parse_args(argv)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from utils.features import SEED_FEATURE_SHAPE
-from utils.layers import LogMel, SpecAugment, Standardize
-from utils.melspec import CLIP_FRAMES, N_MELS
-from utils.words import CLIP_SAMPLES, N_WORDS
+from utils.dataset.words import CLIP_SAMPLES, N_WORDS
+from utils.recipes.layers import LogMel, SpecAugment, Standardize
+from utils.recipes.mel_features import CLIP_FRAMES, N_MELS
+from utils.recipes.seed_features import SEED_FEATURE_SHAPE
 
 
 def _seed_block(x, filters: int):

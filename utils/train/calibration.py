@@ -10,8 +10,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from utils.dataset.words import N_WORDS
 from utils.metrics import kl_divergence
-from utils.words import N_WORDS
 
 IDENTITY = {"temperature": 1.0, "prior_weight": 0.0}
 

@@ -6,11 +6,11 @@ from typing import Callable
 
 import numpy as np
 
-from utils.augment import SEED_COPIES, build_seed_training_set
-from utils.features import seed_features, to_seed_rate
-from utils.melaug import MelAugment
-from utils.melspec import FLOOR, cached_log_mel, inverse_log_mel, log_mel, mel_power, standardized
-from utils.waveaug import WaveAugment
+from utils.recipes.mel_augment import MelAugment
+from utils.recipes.mel_features import FLOOR, cached_log_mel, inverse_log_mel, log_mel, mel_power, standardized
+from utils.recipes.seed_augment import SEED_COPIES, build_seed_training_set
+from utils.recipes.seed_features import seed_features, to_seed_rate
+from utils.recipes.wave_augment import WaveAugment
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Recipe:
 
     name: str
     family: str  # "seed", "kit" or "mel": how long the profiles train it
-    model: str  # default network, a name in utils.models.MODELS
+    model: str  # default network, a name in utils.recipes.networks.MODELS
     featurize: Callable[[np.ndarray], np.ndarray]  # rows of inputs(clips) -> model inputs
     build_training_set: Callable[..., np.ndarray] | None = None
     copies: int = 1
@@ -114,8 +114,8 @@ def augmentation_examples(recipe: Recipe, clip: np.ndarray,
     sample_rate : int
     """
     if recipe.build_training_set is not None:  # the seed's offline copies at librosa's rate
-        from utils.augment import seed_augmented_copies
-        from utils.features import SEED_SAMPLE_RATE
+        from utils.recipes.seed_augment import seed_augmented_copies
+        from utils.recipes.seed_features import SEED_SAMPLE_RATE
 
         waves = seed_augmented_copies(to_seed_rate(clip), rng)
         return list(SEED_COPIES), seed_features(waves), waves, SEED_SAMPLE_RATE
@@ -137,7 +137,7 @@ def fresh_examples(recipe: Recipe, data_dir, rng: np.random.Generator,
 
     Returns names, maps, waves and sample rate as ``augmentation_examples`` does.
     """
-    from utils.plots import describe_words
+    from utils.results.plots import describe_words
 
     words = (recipe.augment or WaveAugment()).load_words(data_dir)
     if words is None:
@@ -162,7 +162,7 @@ def feature_maps(recipe: Recipe, waves: np.ndarray) -> np.ndarray:
         return standardized(np.log(mel_power(waves) + FLOOR))
     import keras
 
-    from utils.layers import LogMel
+    from utils.recipes.layers import LogMel
 
     return keras.ops.convert_to_numpy(LogMel()(np.asarray(waves, dtype=np.float32)))[..., 1]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.dataset.words import N_WORDS, WORDS
 from utils.store import write_bytes_atomic
-from utils.words import N_WORDS, WORDS
 
 PROBABILITY_FLOOR = 1e-6  # no zeros: a zero where the truth is positive makes the KLD infinite
 

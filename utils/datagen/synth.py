@@ -22,7 +22,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
-from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 
 # English accents in espeak-ng-data/lang/gmw (en-Shaw, a Shavian-script voice, left out).
 ACCENTS = (

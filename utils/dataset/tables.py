@@ -1,4 +1,4 @@
-"""Read a DACON-layout data folder: clips, answers and the submission template.
+"""Read the tables of a DACON-layout data folder: answers, the submission template and voice groups.
 
 The layout (read-only: nothing here writes inside it)::
 
@@ -7,209 +7,19 @@ The layout (read-only: nothing here writes inside it)::
     DATA_DIR/test/test_00000.wav ...
     DATA_DIR/submission.csv              id, then the 30 word columns
     DATA_DIR/train_groups.csv            optional: id, group (clips of a group are validated together)
-
-Clips are decoded once into an int16 array cached under outputs/cache and
-memory-mapped on later calls while the folder is unchanged.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
-from scipy.signal import resample_poly
-from tqdm.auto import tqdm
 
-from utils.datawarnings import record as record_data_warnings
-from utils.paths import CACHE_DIR, METRICS_PATH
-from utils.store import save_npy_atomic
-from utils.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
-
-
-class DataError(ValueError):
-    """Bad input: the message names the file or row and what was expected."""
-
-
-class DataWarning(UserWarning):
-    """Input that was corrected on the way in (resampled, downmixed, truncated, padded, cut)."""
-
-
-_ID_PATTERN = re.compile(r"(\d+)$")
-
-
-def clip_id(path: str | Path) -> int:
-    """The id of a clip: the number that ends its file name (train_00042.wav is 42)."""
-    match = _ID_PATTERN.search(Path(path).stem)
-    if match is None:
-        raise DataError(f"{path}: expected a file name ending in a number, like train_00042.wav")
-    return int(match.group(1))
-
-
-def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
-    """The clips of a folder, sorted by id.
-
-    Returns
-    -------
-    ids : np.ndarray, shape (n,), int64
-    paths : list of Path, length n
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DataError(f"{folder}: expected a folder of .wav clips, found none")
-    paths = [p for p in folder.iterdir() if p.suffix.lower() == ".wav" and not p.name.startswith(".")]
-    if not paths:
-        raise DataError(f"{folder}: expected .wav clips, the folder has none")
-    by_id: dict[int, Path] = {}
-    for path in paths:
-        i = clip_id(path)
-        if i in by_id:
-            raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}")
-        by_id[i] = path
-    ids = np.array(sorted(by_id), dtype=np.int64)
-    return ids, [by_id[i] for i in ids]
-
-
-def header_frames(path: str | Path) -> int | None:
-    """The frame count a WAV file's RIFF header promises (its data chunk size), or None where it cannot tell."""
-    with open(path, "rb") as handle:
-        head = handle.read(12)
-        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-            return None
-        block_align = 0
-        while len(chunk := handle.read(8)) == 8:
-            name, size = chunk[:4], int.from_bytes(chunk[4:], "little")
-            if name == b"fmt ":
-                fmt = handle.read(size + (size & 1))
-                block_align = int.from_bytes(fmt[12:14], "little") if len(fmt) >= 14 else 0
-            elif name == b"data":
-                return size // block_align if block_align and size not in (0, 0xFFFFFFFF) else None
-            else:
-                handle.seek(size + (size & 1), os.SEEK_CUR)
-    return None
-
-
-def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
-    """Read one clip as 1 s of 16 kHz mono int16.
-
-    Returns
-    -------
-    clip : np.ndarray, shape (16000,), int16
-    fixes : dict of str to str
-        What was corrected, a subset of {"resampled", "downmixed", "truncated", "padded", "cut"},
-        each with a detail ("header says N frames, file holds M" for "truncated", else "").
-    """
-    path = Path(path)
-    try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    except Exception as error:  # libsndfile's errors carry no file name
-        raise DataError(f"{path}: not a readable WAV file ({error})") from None
-    if audio.shape[0] == 0:
-        raise DataError(f"{path}: the WAV file holds no samples; expected 1 s of audio")
-    fixes = {}
-    promised = header_frames(path)
-    if promised is not None and promised > audio.shape[0]:
-        fixes["truncated"] = f"header says {promised} frames, file holds {audio.shape[0]}"
-    if audio.shape[1] > 1:
-        fixes["downmixed"] = ""
-    audio = audio.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        fixes["resampled"] = ""
-        g = np.gcd(int(rate), SAMPLE_RATE)
-        audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
-    if not np.all(np.isfinite(audio)):
-        raise DataError(f"{path}: the audio holds NaN or infinite samples")
-    if len(audio) < CLIP_SAMPLES:
-        if "truncated" not in fixes:  # a truncated clip's warning already says it is padded
-            fixes["padded"] = ""
-        audio = np.pad(audio, (0, CLIP_SAMPLES - len(audio)))
-    elif len(audio) > CLIP_SAMPLES:
-        fixes["cut"] = ""
-        audio = audio[:CLIP_SAMPLES]
-    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-    return clip, fixes
-
-
-_FIX_TEXT = {
-    "resampled": f"were not at {SAMPLE_RATE} Hz: resampled",
-    "downmixed": "had several channels: downmixed to mono",
-    "truncated": "are truncated (the file ends before the samples its header promises): "
-                 "the audio there is used, padded with silence to 1 s",
-    "padded": "were shorter than 1 s: padded with silence at the end",
-    "cut": "were longer than 1 s: cut to their first second",
-}
-
-
-def decode_clips(paths: list[Path], *, record_to: str | Path | None = None) -> np.ndarray:
-    """Decode clips into one array, warning once per kind of correction made.
-
-    Each warning names the count and the first file; with ``record_to`` (a
-    metrics.json) the warnings are also kept in its "data_warnings" list.
-
-    Returns
-    -------
-    clips : np.ndarray, shape (len(paths), 16000), int16
-    """
-    clips = np.empty((len(paths), CLIP_SAMPLES), dtype=np.int16)
-    fixed: dict[str, list[tuple[Path, str]]] = {kind: [] for kind in _FIX_TEXT}
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-        decoded = pool.map(read_clip, paths, chunksize=64)
-        bar = tqdm(decoded, total=len(paths), desc=f"decode {paths[0].parent.name}" if paths else "decode",
-                   unit="clip", mininterval=5, disable=len(paths) < 5000)
-        for row, (clip, fixes) in enumerate(bar):
-            clips[row] = clip
-            for kind, detail in fixes.items():
-                fixed[kind].append((paths[row], detail))
-    messages = [fix_message(kind, hit) for kind, hit in fixed.items() if hit]
-    for message in messages:
-        warnings.warn(message, DataWarning, stacklevel=2)
-    if record_to is not None and messages:
-        record_data_warnings(record_to, messages)
-    return clips
-
-
-def fix_message(kind: str, hit: list[tuple[Path, str]]) -> str:
-    """One line for a kind of correction: the count and the first file (with its detail, if any)."""
-    first, detail = hit[0]
-    return f"{len(hit)} clips {_FIX_TEXT[kind]} (first: {first}{': ' + detail if detail else ''})"
-
-
-def _folder_key(paths: list[Path]) -> str:
-    digest = hashlib.sha1()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-def folder_fingerprint(folder: str | Path) -> str:
-    """A key that changes when any file below ``folder`` is added, removed, resized or touched."""
-    return _folder_key(sorted(p for p in Path(folder).rglob("*") if p.is_file()))
-
-
-def load_clips(folder: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a folder of clips once; later calls memory-map the cached array.
-
-    The cache is keyed on the clips' paths, sizes and modification times, so
-    a changed folder is decoded again. Decoding with the kit's own cache keeps
-    its warnings in outputs/metrics.json as well (utils/datawarnings.py).
-
-    Returns
-    -------
-    ids : np.ndarray, shape (n,), int64
-    clips : np.ndarray, shape (n, 16000), int16 (read-only memory map)
-    """
-    ids, paths = list_clips(folder)
-    cache = Path(cache_dir) / f"clips-{Path(folder).name}-{_folder_key(paths)}.npy"
-    if not cache.exists():
-        record_to = METRICS_PATH if Path(cache_dir) == CACHE_DIR else None
-        save_npy_atomic(cache, decode_clips(paths, record_to=record_to))
-    return ids, np.load(cache, mmap_mode="r")
+from utils.dataset.clips import load_clips
+from utils.dataset.errors import DataError, DataWarning
+from utils.dataset.words import WORDS
+from utils.paths import CACHE_DIR
 
 
 def _row(frame: pd.DataFrame, index: int) -> str:

@@ -8,14 +8,15 @@ floor, a circular time shift and SpecAugment masks.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from utils.melspec import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
-from utils.mixing import WordMixer, draw_mixes
+from utils.dataset.mixes import draw_mixes
+from utils.dataset.saved_words import WordMixer
 from utils.paths import CACHE_DIR
+from utils.recipes.mel_features import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
 from utils.store import cached_array, save_npz_atomic
 
 DB = np.log(10.0) / 10  # natural-log units per dB of power
@@ -128,7 +129,7 @@ class MelWords:
         """``n`` fresh mixtures of four different words of one voice group, each word changed by ``voice``.
 
         Words, utterances, offsets and gains are drawn as the dataset's own
-        clips were (``utils.mixing``); the mel powers of the words are summed
+        clips were (``utils.dataset.mixes``); the mel powers of the words are summed
         with white noise ``noise_db`` (range, dB) below a full-scale word.
 
         Returns

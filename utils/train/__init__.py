@@ -1,0 +1,1 @@
+"""Training: splits, devices and data parallelism, batches, the resumable training loop, calibration."""
