@@ -6,9 +6,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 PY="${PYTHON:-python3}"
 
+# The valid names come from the kit's registries (utils/registry.py).
+PROFILES="$("$PY" -m utils.registry profiles)" && RECIPES="$("$PY" -m utils.registry recipes)" || {
+  echo "run_all.sh: $PY cannot load the kit (error above): pip install -r requirements.txt first" >&2; exit 2; }
+
 usage() {
   cat <<USAGE
-Usage: ./run_all.sh [--profile smoke|standard|full] [--recipe mel_tcn|kit|kit_fresh|seed] [--data DIR] [--from NN] [--parallel-folds]
+Usage: ./run_all.sh [--profile ${PROFILES// /|}] [--recipe ${RECIPES// /|}] [--data DIR] [--from NN] [--parallel-folds]
 
   --profile  run size (default: full when a GPU is visible, else standard)
   --recipe   mel_tcn (default): cached log-mel, fresh mixtures and voice changes in the mel
@@ -47,14 +51,11 @@ done
 if [ -z "$PROFILE" ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then PROFILE=full; else PROFILE=standard; fi
 fi
-case "$PROFILE" in
-  smoke|standard|full) ;;
-  *) echo "run_all.sh: unknown profile '$PROFILE' (expected smoke, standard or full)" >&2; exit 2 ;;
-esac
-case "$RECIPE" in
-  mel_tcn|kit|kit_fresh|seed) ;;
-  *) echo "run_all.sh: unknown recipe '$RECIPE' (expected mel_tcn, kit, kit_fresh or seed)" >&2; exit 2 ;;
-esac
+one_of() { local name="$1" valid; shift; for valid in "$@"; do [ "$name" = "$valid" ] && return 0; done; return 1; }
+# shellcheck disable=SC2086  # the names are words
+one_of "$PROFILE" $PROFILES || { echo "run_all.sh: unknown profile '$PROFILE' (expected one of: $PROFILES)" >&2; exit 2; }
+# shellcheck disable=SC2086
+one_of "$RECIPE" $RECIPES || { echo "run_all.sh: unknown recipe '$RECIPE' (expected one of: $RECIPES)" >&2; exit 2; }
 if [ -n "$FROM" ] && ! [[ "$FROM" =~ ^0[1-6]$ ]]; then
   echo "run_all.sh: --from expects a notebook number 01..06, got '$FROM'" >&2; exit 2
 fi

@@ -1,6 +1,6 @@
 """Scoreboard: train every recipe on the same clips and split, score them side by side.
 
-    python benchmarks/compare_recipes.py [--profile smoke|standard|full] [--data DIR]
+    python benchmarks/compare_recipes.py [--profile NAME] [--data DIR]
                                          [--recipes seed,kit,mel_tcn] [--budget SECONDS]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
@@ -33,7 +33,7 @@ from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence, top4_recall  # noqa: E402
 from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
 from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
-from utils.profiles import get_profile  # noqa: E402
+from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
 from utils.train.loop import EpochTimes  # noqa: E402
@@ -91,7 +91,7 @@ def markdown_table(table: pd.DataFrame) -> str:
 
 def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="smoke")
+    parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
     parser.add_argument("--recipes", default="seed,kit,mel_tcn")
     parser.add_argument("--budget", type=float, default=None,

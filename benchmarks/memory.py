@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from utils.dataset.clips import load_clips  # noqa: E402
 from utils.pipeline import predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
-from utils.profiles import get_profile  # noqa: E402
+from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.train.splits import holdout_split  # noqa: E402
 
 GIB = 1024**3
@@ -91,7 +91,7 @@ class PeakMemory:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="full")
+    parser.add_argument("--profile", default="full", choices=list(PROFILES))
     parser.add_argument("--recipes", default="kit,seed")
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
     parser.add_argument("--steps", type=int, default=20, help="training batches per recipe")

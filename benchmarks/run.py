@@ -48,7 +48,7 @@ from utils.recipes.seed_augment import add_noise, pitch_shift, time_shift  # noq
 from utils.recipes.seed_features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
 from utils.train.devices import gpu_available  # noqa: E402
-from utils.train.loop import EpochTimes, train_model  # noqa: E402
+from utils.train.loop import EpochTimes, TrainSettings, train_model  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
 
@@ -181,17 +181,18 @@ def default_training(data_dir: Path, clips: np.ndarray, work: Path, batches: int
     recipe = get_recipe(DEFAULT_RECIPE)
     features = recipe.source(clips)
     augment = recipe.augment
-    words = augment.load_words(data_dir, cache_dir=work) if getattr(augment, "fresh", 0) else None
+    words = recipe.load_words(data_dir, cache_dir=work)
     if words is not None:
         augment = dataclasses.replace(augment, words=words)
     batch = max(recipe.batch_size, 256 if gpu_available() else 0)
     rows = np.resize(np.arange(len(clips)), batches * batch)
     targets = random_targets(len(clips), np.random.default_rng(0))
     times = EpochTimes()
-    train_model(recipe.model, features, targets, train_rows=rows, val_rows=np.arange(min(len(clips), batch)), epochs=2,
-                batch_size=batch, patience=10, model_path=work / "default.keras", seed=0, transform=recipe.featurize,
-                augment=augment, mixed_precision=recipe.mixed_precision, optimizer=recipe.optimizer, verbose=0,
-                callbacks=(times,))
+    settings = TrainSettings(epochs=2, batch_size=batch, patience=10, seed=0, optimizer=recipe.optimizer,
+                             transform=recipe.train_transform, augment=augment,
+                             mixed_precision=recipe.mixed_precision, verbose=0)
+    train_model(recipe.model, features, targets, train_rows=rows, val_rows=np.arange(min(len(clips), batch)),
+                model_path=work / "default.keras", settings=settings, callbacks=(times,))
     return {"recipe": recipe.name, "model": recipe.model, "batch": batch, "fresh_mixtures": words is not None,
             "clips": len(rows), "seconds": times.seconds[-1], "train_clips_per_s": len(rows) / times.seconds[-1]}
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from utils.recipes import seed_featurize
+from utils.recipes import get_recipe
 from utils.recipes.seed_augment import (
     SEED_COPIES,
     add_noise,
@@ -39,7 +39,7 @@ def test_training_set_layout_and_determinism(tmp_path):
     assert a.shape == (20, 98, 221) and a.dtype == np.float16
     np.testing.assert_array_equal(a, b)  # chunking and workers do not change the result
     # rows 0..n-1 are the un-augmented clips
-    np.testing.assert_allclose(a[:5].astype(np.float32), seed_featurize(clips), atol=2e-2)
+    np.testing.assert_allclose(a[:5].astype(np.float32), get_recipe("seed").featurize(clips), atol=2e-2)
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
 

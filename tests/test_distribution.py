@@ -29,7 +29,7 @@ SETUP = {
 }
 
 CASE = """
-    import json, sys
+    import dataclasses, json, sys
     import keras
     import numpy as np
     from utils.train import devices, loop
@@ -61,8 +61,8 @@ CASE = """
     x = rng.normal(size=(14, 98, 221)).astype(np.float16)
     y = rng.dirichlet(np.ones(30), size=14).astype(np.float32)
     # 9 training rows: the last batch of 1 cannot be split; 5 validation rows: the last batch is padded
-    args = dict(train_rows=np.arange(9), val_rows=np.arange(9, 14), epochs=3, batch_size=4, patience=5,
-                model_path=sys.argv[1], seed=0, verbose=0, devices=2)
+    settings = loop.TrainSettings(epochs=3, batch_size=4, patience=5, seed=0, verbose=0, devices=2)
+    args = dict(train_rows=np.arange(9), val_rows=np.arange(9, 14), model_path=sys.argv[1], settings=settings)
     try:
         loop.train_model("seed_cnn", x, y, **args)
     except KeyboardInterrupt:
@@ -77,7 +77,7 @@ CASE = """
         other.compile(optimizer="adam", loss="kl_divergence")
         other.fit(np.ones((8, 5)), y[:8], batch_size=4, validation_data=(np.ones((4, 5)), y[:4]), verbose=0)
     try:
-        loop.train_model("seed_cnn", x, y, **{**args, "batch_size": 3})
+        loop.train_model("seed_cnn", x, y, **{**args, "settings": dataclasses.replace(settings, batch_size=3)})
         error = ""
     except ValueError as e:
         error = str(e)

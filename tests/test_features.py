@@ -4,7 +4,7 @@ import pytest
 import soundfile as sf
 from scipy import signal
 
-from utils.recipes import get_recipe, seed_featurize
+from utils.recipes import get_recipe
 from utils.recipes.seed_features import log_spectrogram, seed_features, standardize_frequencies, to_seed_rate
 
 
@@ -44,7 +44,7 @@ def test_silent_clip_gives_zeros_not_nan():
 
 def test_seed_recipe_featurises_int16_clips(clips):
     recipe = get_recipe("seed")
-    assert recipe.featurize is seed_featurize
     assert recipe.featurize(clips).shape == (3, 98, 221)
-    with pytest.raises(ValueError, match="unknown recipe"):
+    np.testing.assert_array_equal(recipe.featurize(clips), seed_features(to_seed_rate(clips)))
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; expected one of mel_tcn, kit, kit_fresh, seed"):
         get_recipe("nope")

@@ -24,5 +24,5 @@ def test_kit_networks_take_waveforms_and_start_from_the_uniform_guess(name):
 
 
 def test_unknown_model_name_is_refused():
-    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
+    with pytest.raises(ValueError, match="unknown network 'resnet9000'; expected one of seed_cnn, kit_resnet"):
         build_model("resnet9000")

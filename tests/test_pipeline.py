@@ -160,11 +160,11 @@ def test_fresh_mixtures_take_only_the_voices_being_trained_on(dacon_folder, tmp_
     data = prepare_training(dacon_folder, profile, "kit_fresh", cache_dir=tmp_path)
     assert list(data.words.groups) == ["0", "1", "2", "3", "4", "5"]
     seen = {}
-    monkeypatch.setattr(pipeline, "train_model", lambda *args, augment, **kwargs: seen.setdefault("kit", augment))
+    monkeypatch.setattr(pipeline, "train_model", lambda *args, settings, **kwargs: seen.setdefault("kit", settings.augment))
     train_on_split(prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path), profile,
                    train_idx=np.arange(10), val_idx=np.arange(10, 12), epochs=1, model_path=tmp_path / "m.keras", seed=0)
     assert seen["kit"].words is None  # the kit recipe makes no fresh mixtures
-    monkeypatch.setattr(pipeline, "train_model", lambda *args, augment, **kwargs: seen.setdefault("augment", augment))
+    monkeypatch.setattr(pipeline, "train_model", lambda *args, settings, **kwargs: seen.setdefault("augment", settings.augment))
     train_on_split(data, profile, train_idx=np.flatnonzero(groups != 2), val_idx=np.flatnonzero(groups == 2),
                    epochs=1, model_path=tmp_path / "m.keras", seed=0)
     assert list(seen["augment"].words.groups) == ["0", "1", "3", "4", "5"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from utils.train.batches import FeatureBatches
-from utils.train.loop import predict, train_model
+from utils.train.loop import TrainSettings, predict, train_model
 from utils.train.splits import copy_rows, holdout_split, kfold_splits
 
 
@@ -106,8 +106,8 @@ def test_train_model_saves_best_model_and_predicts(tmp_path):
     y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
     path = tmp_path / "m.keras"
     model, history = train_model(
-        "seed_cnn", x, y, train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=1, batch_size=4,
-        patience=1, model_path=path, seed=0, verbose=0,
+        "seed_cnn", x, y, train_rows=np.arange(8), val_rows=np.arange(8, 12), model_path=path,
+        settings=TrainSettings(epochs=1, batch_size=4, patience=1, seed=0, verbose=0),
     )
     assert path.is_file() and not list(tmp_path.glob(".*"))
     assert history.epoch == [0] and "val_loss" in history.history
@@ -132,8 +132,8 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 98, 221)).astype(np.float16)
     y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
-    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=4, batch_size=4, patience=10,
-                model_path=tmp_path / "m.keras", seed=0, verbose=0)
+    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), model_path=tmp_path / "m.keras",
+                settings=TrainSettings(epochs=4, batch_size=4, patience=10, seed=0, verbose=0))
     original_fit = keras.Model.fit
 
     def crashing_fit(self, *a, callbacks=(), **k):
@@ -159,8 +159,8 @@ def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_would(tmp_path
         served.append((targets.tobytes(), batch_rng.random()))
         return batch, targets
 
-    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), epochs=4, batch_size=4, patience=10, seed=0,
-                verbose=0, augment=spy)
+    args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12),
+                settings=TrainSettings(epochs=4, batch_size=4, patience=10, seed=0, verbose=0, augment=spy))
     train_model("seed_cnn", x, y, model_path=tmp_path / "whole.keras", **args)
     uninterrupted, served[:] = list(served), []
     original_fit = keras.Model.fit

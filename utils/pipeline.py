@@ -18,9 +18,9 @@ from utils.environment import hosted_data_dir
 from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
 from utils.profiles import Profile
 from utils.recipes import Recipe, get_recipe
-from utils.store import cached_array, save_json_atomic, save_npz_atomic
+from utils.store import save_json_atomic, save_npz_atomic
 from utils.train.calibration import IDENTITY, fit_calibration
-from utils.train.loop import predict, train_model
+from utils.train.loop import TrainSettings, predict, train_model
 from utils.train.splits import copy_rows, kfold_splits
 
 
@@ -73,14 +73,13 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
     n = min(profile.train_clips(recipe.family) or len(ids), len(ids))
     groups = read_groups(data_dir, ids)
-    features = recipe.source(clips)[:n]  # of all clips: cached features are keyed on the whole cache file
+    features = recipe.training_inputs(
+        clips, n=n, seed=profile.seed, cache_file=Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy",
+        key=f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}",
+    )
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
     groups = None if groups is None else groups[:n]
-    if recipe.build_training_set is not None:
-        key = f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}"
-        path = Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy"
-        features = cached_array(path, key, lambda p: recipe.build_training_set(clips, p, seed=profile.seed))
-    words = recipe.augment.load_words(data_dir, cache_dir=cache_dir) if getattr(recipe.augment, "fresh", 0) > 0 else None
+    words = recipe.load_words(data_dir, cache_dir=cache_dir)
     return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups, words)
 
 
@@ -105,14 +104,13 @@ def train_on_split(
     if data.words is not None:  # loaded only for recipes that make fresh mixtures
         groups = None if data.groups is None else np.unique(data.groups[train_idx])
         augment = dataclasses.replace(augment, words=data.words.restricted(groups))
-    return train_model(
-        model_name or recipe.model, data.features, data.targets,
-        train_rows=train_rows, val_rows=val_idx,
-        epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience,
-        model_path=model_path, seed=seed, transform=None if recipe.build_training_set else recipe.featurize,
-        augment=augment, mixed_precision=recipe.mixed_precision, optimizer=recipe.optimizer, time_limit=time_limit,
-        cpu_op_threads=recipe.cpu_op_threads, callbacks=callbacks,
+    settings = TrainSettings(
+        epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience, seed=seed,
+        optimizer=recipe.optimizer, transform=recipe.train_transform, augment=augment,
+        mixed_precision=recipe.mixed_precision, time_limit=time_limit, cpu_op_threads=recipe.cpu_op_threads,
     )
+    return train_model(model_name or recipe.model, data.features, data.targets, train_rows=train_rows,
+                       val_rows=val_idx, model_path=model_path, settings=settings, callbacks=callbacks)
 
 
 def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *, rows: np.ndarray | None = None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from utils.registry import Registry
+
 
 @dataclass(frozen=True)
 class Training:
@@ -53,7 +55,7 @@ class Profile:
         return max(1, math.ceil((plan.fold_clips_seen if fold else plan.clips_seen) / max(clips, 1)))
 
 
-PROFILES = {
+PROFILES: Registry[Profile] = Registry("profile", {
     "smoke": Profile(
         name="smoke", n_train=1000, n_test=200,
         training={"seed": Training(240, epochs=2, fold_epochs=1), "kit": Training(240, epochs=2, fold_epochs=1),
@@ -79,10 +81,5 @@ PROFILES = {
         deviations="none: all clips, batch 256, up to 150 epochs (kit: 40; mel_tcn: 40 passes over the clips) "
                    "with early stopping (patience 10)",
     ),
-}
-
-
-def get_profile(name: str) -> Profile:
-    if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; expected one of {sorted(PROFILES)}")
-    return PROFILES[name]
+})
+get_profile = PROFILES.pick

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import wave
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -218,11 +219,7 @@ def write_dataset(
     check_free(out_dir)
     if n_train < 1 or n_test < 1:
         raise ValueError(f"need at least one clip per side, got n_train={n_train}, n_test={n_test}")
-    tmp_dir = out_dir.parent / (".tmp-" + out_dir.name)
-    if tmp_dir.exists():  # left over from an interrupted run
-        shutil.rmtree(tmp_dir)
-    tmp_dir.mkdir(parents=True)
-    try:
+    with _building(out_dir) as tmp_dir:
         train_seed, test_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
         _write_side(tmp_dir, "train", train_bank, n_train, train_seed, train_groups)
         _write_side(tmp_dir, "test", test_bank, n_test, test_seed)
@@ -231,13 +228,24 @@ def write_dataset(
         _word_table(np.arange(n_test), template).to_csv(tmp_dir / "submission.csv", index=False)
         for name, content in (extra_json or {}).items():
             (tmp_dir / name).write_text(json.dumps(content, indent=1) + "\n")
+    return out_dir
+
+
+@contextmanager
+def _building(out_dir: Path) -> Iterator[Path]:
+    """A fresh hidden sibling folder to fill; renamed to ``out_dir`` (absent or empty) only if the block completes."""
+    tmp_dir = out_dir.parent / (".tmp-" + out_dir.name)
+    if tmp_dir.exists():  # left over from an interrupted run
+        shutil.rmtree(tmp_dir)
+    tmp_dir.mkdir(parents=True)
+    try:
+        yield tmp_dir
         if out_dir.exists():  # an empty folder
             out_dir.rmdir()
         tmp_dir.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise
-    return out_dir
 
 
 def make_embedded_dataset(

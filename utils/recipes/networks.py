@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from utils.registry import Registry
 from utils.dataset.words import CLIP_SAMPLES, N_WORDS
 from utils.recipes.layers import LogMel, SpecAugment, Standardize
 from utils.recipes.mel_features import CLIP_FRAMES, N_MELS
@@ -148,12 +149,12 @@ def tc_resnet(input_shape: tuple[int, ...] = (CLIP_FRAMES, N_MELS), n_words: int
     return keras.Model(inputs, _head(x, n_words), name="tc_resnet")
 
 
-MODELS = {"seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d,
-          "tc_resnet": tc_resnet}
+MODELS: Registry = Registry("network", {
+    "seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d,
+    "tc_resnet": tc_resnet,
+})
 
 
 def build_model(name: str) -> keras.Model:
     """A fresh network by name (see MODELS)."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; expected one of {sorted(MODELS)}")
-    return MODELS[name]()
+    return MODELS.pick(name)()
