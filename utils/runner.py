@@ -1,0 +1,251 @@
+"""Run notebooks 01..06 in order with papermill, each in its own process; ``run_all.sh`` calls this.
+
+    python -m utils.runner [--profile NAME] [--recipe NAME] [--data DIR] [--from NN] [--parallel-folds]
+
+Executed notebooks and their logs go to outputs/notebooks/. A notebook whose
+code, parameters, data and earlier steps are unchanged since its last
+successful run is skipped, so a stopped run picks up where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils import runlock
+from utils.keys import code_fingerprint, key
+from utils.paths import EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT
+
+NAME = "run_all.sh"  # how users call this, in its messages
+USAGE = """Usage: ./run_all.sh [--profile {profiles}] [--recipe {recipes}] [--data DIR] [--from NN] [--parallel-folds]
+
+  --profile  run size (default: full when a GPU is visible, else standard)
+  --recipe   mel_tcn (default): cached log-mel, fresh mixtures and voice changes in the mel
+             domain, a temporal ResNet, calibration;
+             kit: in-model log-mel, on-the-fly waveform augmentation, 2-D ResNet, calibration;
+             kit_fresh: kit with fresh waveform mixtures of the dataset's saved words;
+             seed: the 26th-place solution's recipe
+  --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
+  --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
+             earlier steps wrote to outputs/
+  --parallel-folds  train the k-fold models of 05 as separate jobs, as many at once as there
+                    are GPUs (CUDA_VISIBLE_DEVICES), then gather them into the ensemble
+
+A notebook whose code, parameters, data and earlier steps are unchanged since its last
+successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped."""
+ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b")
+
+
+class Refused(Exception):
+    """Bad arguments: the message says which and what was expected."""
+
+
+@dataclass
+class Options:
+    profile: str
+    recipe: str
+    data: str  # absolute folder, or "" for the embedded dataset
+    start: str  # --from: "" or "01".."06"
+    parallel_folds: bool
+
+
+def gpu_count() -> int:
+    """GPUs that nvidia-smi lists (0 without it)."""
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return 0
+    return sum(line.startswith("GPU") for line in listed.stdout.splitlines()) if listed.returncode == 0 else 0
+
+
+def parse(argv: list[str]) -> Options:
+    """The options, checked; Refused names what is wrong."""
+    from utils.recipes import DEFAULT_RECIPE
+    from utils.registry import names
+
+    profiles, recipes = names("profiles"), names("recipes")
+    parser = argparse.ArgumentParser(prog=NAME, add_help=False)
+    for option in ("--profile", "--recipe", "--data", "--from"):
+        parser.add_argument(option, default="")
+    parser.add_argument("--parallel-folds", action="store_true")
+    parser.add_argument("-h", "--help", action="store_true")
+    args, unknown = parser.parse_known_args(argv)
+    if args.help:
+        print(USAGE.format(profiles="|".join(profiles), recipes="|".join(recipes)))
+        sys.exit(0)
+    if unknown:
+        raise Refused(f"unknown argument '{unknown[0]}'")
+    profile = args.profile or ("full" if gpu_count() else "standard")
+    if profile not in profiles:
+        raise Refused(f"unknown profile '{profile}' (expected one of: {' '.join(profiles)})")
+    recipe = args.recipe or DEFAULT_RECIPE
+    if recipe not in recipes:
+        raise Refused(f"unknown recipe '{recipe}' (expected one of: {' '.join(recipes)})")
+    if args.__dict__["from"] and not re.fullmatch(r"0[1-6]", args.__dict__["from"]):
+        raise Refused(f"--from expects a notebook number 01..06, got '{args.__dict__['from']}'")
+    if args.data and not Path(args.data).is_dir():
+        raise Refused(f"--data {args.data} is not a folder")
+    data = str(Path(args.data).resolve()) if args.data else ""
+    return Options(profile, recipe, data, args.__dict__["from"], args.parallel_folds)
+
+
+def papermill_args(options: Options, notebook: Path) -> list[str]:
+    """The notebook's parameters as papermill takes them (06 takes the recipe the models were trained with)."""
+    args = ["-k", "python3", "--cwd", str(PROJECT_ROOT), "--no-progress-bar", "-p", "profile", options.profile]
+    if options.data:
+        args += ["-p", "data_dir", options.data]
+    if not notebook.name.startswith("06"):
+        args += ["-p", "recipe", options.recipe]
+    return args
+
+
+def papermill(notebook: Path, out: Path, args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start papermill on ``notebook`` in a process of its own, its output to ``log``."""
+    with open(log, "w") as handle:
+        return subprocess.Popen([sys.executable, "-m", "papermill", str(notebook), str(out), *args],
+                                stdout=handle, stderr=subprocess.STDOUT, env=env)
+
+
+def run_folds_in_parallel(options: Options, notebook: Path, args: list[str]) -> bool:
+    """Each fold of 05 as its own papermill job, one per GPU at a time (one at a time without a GPU)."""
+    from utils.profiles import get_profile
+
+    folds, gpus = get_profile(options.profile).folds, gpu_count()
+    slots = max(gpus, 1)
+    for first in range(0, folds, slots):
+        jobs = {}
+        for k in range(first, min(folds, first + slots)):
+            env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": str(k % gpus)} if gpus else {})}
+            jobs[k] = papermill(notebook, EXECUTED_NOTEBOOKS_DIR / f".fold-{k}.ipynb", [*args, "-p", "fold", str(k)],
+                                EXECUTED_NOTEBOOKS_DIR / f"05_fold_{k}.log", env)
+        for k, job in jobs.items():
+            if job.wait() != 0:
+                for other in jobs.values():
+                    other.kill()
+                print("FAILED", flush=True)
+                print(f"{NAME}: fold {k} of notebooks/{notebook.name} failed; "
+                      f"log: {EXECUTED_NOTEBOOKS_DIR / f'05_fold_{k}.log'}", file=sys.stderr)
+                return False
+    for partial in EXECUTED_NOTEBOOKS_DIR.glob(".fold-*.ipynb"):
+        partial.unlink()
+    return True
+
+
+def show_new_warnings(shown: int) -> int:
+    """Print the data corrections recorded since the first ``shown``; returns how many there are now."""
+    from utils.dataset.corrections import recorded
+
+    kept = recorded(METRICS_PATH)
+    for message in kept[shown:]:
+        print(f"  data warning: {message}", file=sys.stderr)
+    return len(kept)
+
+
+def run_notebook(options: Options, notebook: Path, args: list[str], step_key: str, shown: int) -> int:
+    """Run one notebook into outputs/notebooks/, recording ``step_key`` when it succeeds; exits on failure."""
+    name = notebook.stem
+    partial, log = EXECUTED_NOTEBOOKS_DIR / f".partial-{name}.ipynb", EXECUTED_NOTEBOOKS_DIR / f"{name}.log"
+    start = time.monotonic()
+    if name.startswith("05") and options.parallel_folds and not run_folds_in_parallel(options, notebook, args):
+        sys.exit(1)
+    failed = papermill(notebook, partial, args, log).wait() != 0
+    if partial.is_file():
+        partial.replace(EXECUTED_NOTEBOOKS_DIR / f"{name}.ipynb")
+    if failed:
+        print(f"FAILED after {time.monotonic() - start:.0f} s", flush=True)
+        show_new_warnings(shown)
+        errors = [line for line in log.read_text(errors="replace").splitlines() if ERROR_LINE.match(line)]
+        print(f"{NAME}: notebooks/{notebook.name} failed: {errors[-1] if errors else 'see the log'}\n"
+              f"  log: {log}; executed notebook: {EXECUTED_NOTEBOOKS_DIR / notebook.name}", file=sys.stderr)
+        sys.exit(1)
+    done = EXECUTED_NOTEBOOKS_DIR / f".done-{name}"
+    done.with_name(done.name + ".tmp").write_text(step_key + "\n")
+    done.with_name(done.name + ".tmp").replace(done)
+    print(f"done in {time.monotonic() - start:.0f} s", flush=True)
+    return show_new_warnings(shown)
+
+
+def data_key(options: Options) -> str:
+    """What the data is: the folder's fingerprint, or the profile's embedded dataset."""
+    if options.data:
+        from utils.dataset.clips import folder_fingerprint
+
+        return folder_fingerprint(options.data)
+    return f"embedded-{options.profile}"
+
+
+def run(options: Options) -> None:
+    """Every notebook in order, skipping those unchanged since their last successful run."""
+    from utils.dataset.corrections import recorded
+    from utils.environment import hosted_data_dir
+
+    EXECUTED_NOTEBOOKS_DIR.mkdir(parents=True, exist_ok=True)
+    options.data = options.data or str(hosted_data_dir() or "")  # Kaggle's or Colab's competition data
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    common = (code_fingerprint(), data_key(options), backend)
+    shown = len(recorded(METRICS_PATH))  # corrections of earlier runs are not shown again
+    print(f"Profile {options.profile}, recipe {options.recipe}, "
+          f"data {options.data or f'embedded (data/embedded-{options.profile})'}, backend {backend}", flush=True)
+    total_start, previous = time.monotonic(), ""
+    for notebook in sorted(NOTEBOOKS_DIR.glob("0[1-6]_*.ipynb")):
+        name, done = notebook.stem, EXECUTED_NOTEBOOKS_DIR / f".done-{notebook.stem}"
+        recorded = done.read_text().strip() if done.is_file() else ""
+        if options.start and name[:2] < options.start:
+            previous = recorded
+            continue
+        args = papermill_args(options, notebook)
+        previous = step_key = key(previous, *common, *args, notebook.read_bytes())
+        print(f"[{name[:2]}] {name[3:]:<20} ", end="", flush=True)
+        if not options.start and (EXECUTED_NOTEBOOKS_DIR / notebook.name).is_file() and recorded == step_key:
+            print("skipped (unchanged since its last run)", flush=True)
+            continue
+        done.unlink(missing_ok=True)
+        shown = run_notebook(options, notebook, args, step_key, shown)
+    print(f"All notebooks ran in {time.monotonic() - total_start:.0f} s", flush=True)
+    finish()
+
+
+def finish() -> None:
+    """The HTML report of the executed notebooks (a failure only warned about), then the summary line."""
+    from utils.results.report import build_report
+    from utils.results.submission import summary_line
+
+    try:
+        print(f"Report: {build_report(EXECUTED_NOTEBOOKS_DIR, OUTPUTS_DIR / 'report.html')}")
+    except Exception as error:  # the submission is already written
+        print(f"{NAME}: the report could not be built ({type(error).__name__}: {error})", file=sys.stderr)
+    print(summary_line(METRICS_PATH), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        options = parse(sys.argv[1:] if argv is None else argv)
+    except Refused as error:
+        print(f"{NAME}: {error}", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["KIT_WORK_DIR"] = str(WORK_ROOT)  # the notebooks write where this run does
+    try:
+        token = runlock.acquire(OUTPUTS_DIR)
+    except runlock.RunLocked as error:
+        print(error, file=sys.stderr)
+        return runlock.LOCKED_EXIT
+    os.environ[runlock.TOKEN_VARIABLE] = token  # this run's notebooks pass the lock
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run(options)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        runlock.release(token, OUTPUTS_DIR)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
