@@ -30,9 +30,9 @@ import pandas as pd  # noqa: E402
 
 from utils.dataset.clips import load_clips  # noqa: E402
 from utils.dataset.tables import load_test_answers  # noqa: E402
-from utils.metrics import kl_divergence, top4_recall  # noqa: E402
+from utils.metrics import kl_divergence  # noqa: E402
 from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
-from utils.pipeline import fit_recipe_calibration, predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
+from utils.pipeline import holdout_predictions, predict_clips, prepare_training, resolve_data_dir, scores, train_on_split  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
@@ -66,8 +66,7 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
         model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", seed=profile.seed,
     )
     trained = time.perf_counter() - start
-    val_raw = predict_clips([net], data.clips, data.recipe, rows=val_idx)
-    calibration = fit_recipe_calibration(data.recipe, val_raw, data.answers[val_idx])
+    val_raw, calibration = holdout_predictions(net, data, val_idx)
     row = {
         "recipe": recipe, "model": net.name, "parameters": net.count_params(), "epochs": len(history.epoch),
         "val_kld": kl_divergence(data.answers[val_idx], val_raw),
@@ -77,8 +76,7 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
     if test_truth is not None:
         start = time.perf_counter()
         test_pred = calibrate(predict_clips([net], test_clips, data.recipe), **calibration)
-        row["test_kld"] = kl_divergence(test_truth, test_pred)
-        row["test_top4_recall"] = top4_recall(test_truth, test_pred)
+        row.update(scores(test_truth, test_pred, prefix="test"))
         row["predict_clips_per_s"] = round(len(test_clips) / (time.perf_counter() - start), 1)
     return row
 

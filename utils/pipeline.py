@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,10 @@ from utils.dataset.errors import DataError
 from utils.dataset.saved_words import WORDS_FOLDER, WordMixer
 from utils.dataset.tables import load_train, read_groups
 from utils.environment import hosted_data_dir
-from utils.paths import CACHE_DIR, MODELS_DIR, embedded_data_dir
-from utils.profiles import Profile
+from utils.keys import code_fingerprint, key
+from utils.metrics import kl_divergence, top4_recall
+from utils.paths import CACHE_DIR, MODELS_DIR, SUBMISSION_PATH, embedded_data_dir
+from utils.profiles import Profile, get_profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import save_json_atomic, save_npz_atomic
 from utils.train.calibration import IDENTITY, fit_calibration
@@ -75,12 +76,48 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     groups = read_groups(data_dir, ids)
     features = recipe.training_inputs(
         clips, n=n, seed=profile.seed, cache_file=Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy",
-        key=f"{Path(clips.filename).name}|{n}|{profile.seed}|{code_fingerprint()}",
+        key=key(Path(clips.filename).name, n, profile.seed, code_fingerprint()),
     )
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
     groups = None if groups is None else groups[:n]
     words = recipe.load_words(data_dir, cache_dir=cache_dir)
     return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups, words)
+
+
+def open_run(profile_name: str, data_dir: str | Path | None, recipe_name: str) -> tuple[Profile, Path, TrainingData]:
+    """What notebooks 04 and 05 start from: the profile, the data folder and the recipe's training data."""
+    profile = get_profile(profile_name)
+    folder = resolve_data_dir(data_dir, profile)
+    return profile, folder, prepare_training(folder, profile, recipe_name)
+
+
+def holdout_predictions(net: keras.Model, data: TrainingData, val_idx: np.ndarray) -> tuple[np.ndarray, dict]:
+    """A model's raw predictions for its validation clips, and the recipe's calibration fitted on them."""
+    raw = predict_clips([net], data.clips, data.recipe, rows=val_idx)
+    return raw, fit_recipe_calibration(data.recipe, raw, data.answers[val_idx])
+
+
+def scores(truth: np.ndarray, predicted: np.ndarray, *, prefix: str, raw: np.ndarray | None = None) -> dict:
+    """``{prefix}_kld_raw`` (with ``raw``: before calibration), ``{prefix}_kld`` and ``{prefix}_top4_recall``."""
+    found = {} if raw is None else {f"{prefix}_kld_raw": kl_divergence(truth, raw)}
+    return {**found, f"{prefix}_kld": kl_divergence(truth, predicted),
+            f"{prefix}_top4_recall": top4_recall(truth, predicted)}
+
+
+def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_csv: str,
+                      submission_path: str) -> tuple[Path, Path | None, Path]:
+    """Notebook 06's clips folder, template (None: ids from file names) and submission file, from its parameters."""
+    if test_dir:
+        clips = Path(test_dir).expanduser().resolve()
+        template = Path(template_csv).expanduser().resolve() if template_csv else None
+    else:
+        folder = resolve_data_dir(data_dir, get_profile(profile_name))
+        clips = folder / "test"
+        template = Path(template_csv).expanduser().resolve() if template_csv else folder / "submission.csv"
+        if not template_csv and not template.is_file():
+            print(f"no template at {template}: ids come from the file names")
+            template = None
+    return clips, template, Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
 
 
 def train_on_split(
@@ -168,18 +205,12 @@ def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]
     )
 
 
-def code_fingerprint() -> str:
-    """Changes whenever any module of the kit changes."""
-    return hashlib.sha1(b"".join(p.read_bytes() for p in sorted(Path(__file__).parent.rglob("*.py")))).hexdigest()
-
-
 def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: str, test_clips: np.ndarray) -> str:
     """What a saved fold result came from: clips, answers, settings and the kit's code; another key means stale."""
     test = getattr(test_clips, "filename", None) or len(test_clips)
-    groups = b"" if data.groups is None else np.ascontiguousarray(data.groups).tobytes()
-    answers = hashlib.sha1(np.ascontiguousarray(data.answers).tobytes() + groups).hexdigest()
-    return (f"{data.recipe.name}|{model_name or data.recipe.model}|{profile}|{folds}|words={data.words is not None}|"
-            f"{Path(data.clips.filename).name}|{answers}|{test}|{code_fingerprint()}")
+    groups = "no groups" if data.groups is None else data.groups
+    return key(data.recipe.name, model_name or data.recipe.model, profile, folds, data.words is not None,
+               Path(data.clips.filename).name, data.answers, groups, test, code_fingerprint())
 
 
 def train_fold(
@@ -195,11 +226,11 @@ def train_fold(
     -------
     dict with ``val_idx`` (clips), ``oof`` (len(val_idx), 30), ``test`` (len(test_clips), 30), ``epochs_run``
     """
-    key = fold_key(data, profile, folds=folds, model_name=model_name, test_clips=test_clips)
+    fold = fold_key(data, profile, folds=folds, model_name=model_name, test_clips=test_clips)
     path = MODELS_DIR / f"fold_{k}.npz"
     if path.is_file():
         saved = np.load(path)
-        if str(saved["key"]) == key:
+        if str(saved["key"]) == fold:
             return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
     train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed, groups=data.groups)[k]
     net, history = train_on_split(
@@ -210,5 +241,5 @@ def train_fold(
         "val_idx": val_idx, "oof": predict_clips([net], data.clips, data.recipe, rows=val_idx),
         "test": predict_clips([net], test_clips, data.recipe), "epochs_run": np.array(len(history.epoch)),
     }
-    save_npz_atomic(path, key=np.array(key), **result)
+    save_npz_atomic(path, key=np.array(fold), **result)
     return result

@@ -5,7 +5,6 @@ memory-mapped on later calls while the folder is unchanged.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import warnings
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 from utils.dataset.corrections import record as record_data_warnings
 from utils.dataset.errors import DataError, DataWarning
 from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE
+from utils.keys import file_identity, key
 from utils.paths import CACHE_DIR, METRICS_PATH
 from utils.store import save_npy_atomic
 
@@ -163,11 +163,7 @@ def fix_message(kind: str, hit: list[tuple[Path, str]]) -> str:
 
 
 def _folder_key(paths: list[Path]) -> str:
-    digest = hashlib.sha1()
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
+    return key(*(file_identity(path) for path in paths))[:16]
 
 
 def folder_fingerprint(folder: str | Path) -> str:

@@ -7,7 +7,6 @@ floor, a circular time shift and SpecAugment masks.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from utils.dataset.mixes import draw_mixes
 from utils.dataset.saved_words import WordMixer
 from utils.paths import CACHE_DIR
 from utils.recipes.mel_features import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
+from utils.keys import file_identity, key
 from utils.store import cached_array, save_npz_atomic
 
 DB = np.log(10.0) / 10  # natural-log units per dB of power
@@ -107,11 +107,9 @@ class MelWords:
         mixer = WordMixer.load(data_dir)
         if mixer is None:
             return None
-        audio = Path(mixer.audio.filename)
-        stat = audio.stat()
-        key = f"{audio.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{SETTINGS}"
-        path = Path(cache_dir) / f"words-mel-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
-        cached = cached_array(path, key, lambda p: save_npz_atomic(
+        words_key = key(file_identity(mixer.audio.filename), SETTINGS)
+        path = Path(cache_dir) / f"words-mel-{words_key[:16]}.npz"
+        cached = cached_array(path, words_key, lambda p: save_npz_atomic(
             p, **dict(zip(("flat", "frame_starts"), word_log_mels(mixer.audio, mixer.starts, mixer.lengths)))))
         return cls(mixer, cached["flat"], cached["frame_starts"])
 

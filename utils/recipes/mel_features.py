@@ -13,6 +13,7 @@ import librosa
 import numpy as np
 
 from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE
+from utils.keys import file_identity, key
 from utils.store import cached_array, save_npy_atomic
 
 N_MELS = 40
@@ -91,8 +92,7 @@ def cached_log_mel(clips: np.ndarray, *, cache_dir: str | Path | None = None) ->
         return log_mel(clips).astype(np.float16)
     source = Path(source)
     path = Path(cache_dir or source.parent) / f"mel-{source.stem}.npy"
-    key = f"{source.name}|{source.stat().st_size}|{source.stat().st_mtime_ns}|{SETTINGS}"
-    return cached_array(path, key, lambda p: save_npy_atomic(p, log_mel(clips).astype(np.float16)))
+    return cached_array(path, key(file_identity(source), SETTINGS), lambda p: save_npy_atomic(p, log_mel(clips).astype(np.float16)))
 
 
 def word_log_mels(audio: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

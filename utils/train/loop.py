@@ -1,7 +1,6 @@
 """Training and prediction with Keras 3: a resumable run that keeps its best model, and averaged predictions."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -13,6 +12,7 @@ from typing import Callable
 import keras
 import numpy as np
 
+from utils.keys import key
 from utils.recipes.base import adam
 from utils.recipes.networks import build_model
 from utils.store import write_bytes_atomic
@@ -147,10 +147,9 @@ class BestAndResume(keras.callbacks.Callback):
 def run_key(model_name: str, features: np.ndarray, targets: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
             settings: TrainSettings) -> str:
     """What a run trains on and how long: a run with another key does not resume this one's state."""
-    data_key = hashlib.sha1(np.asarray(train_rows).tobytes() + np.asarray(val_rows).tobytes()
-                            + np.ascontiguousarray(targets).tobytes()).hexdigest()
     source = getattr(features, "filename", len(features))
-    return f"{model_name}|{source}|{data_key}|{settings.epochs}|{settings.batch_size}|{settings.seed}"
+    return key(model_name, source, np.asarray(train_rows), np.asarray(val_rows), np.asarray(targets),
+               settings.epochs, settings.batch_size, settings.seed)
 
 
 def train_model(

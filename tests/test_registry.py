@@ -1,0 +1,47 @@
+"""Profiles, recipes and networks are named in one place each; run_all.sh takes the names from there."""
+import subprocess
+import sys
+
+import pytest
+
+from utils.paths import PROJECT_ROOT
+from utils.profiles import get_profile
+from utils.recipes import get_recipe
+from utils.recipes.networks import build_model
+from utils.registry import names
+
+
+@pytest.mark.parametrize("pick, kind, valid", [
+    (get_profile, "profile", "smoke, standard, full"),
+    (get_recipe, "recipe", "mel_tcn, kit, kit_fresh, seed"),
+    (build_model, "network", "seed_cnn, kit_resnet"),
+])
+def test_an_unknown_name_is_refused_with_the_valid_ones(pick, kind, valid):
+    with pytest.raises(ValueError, match=f"unknown {kind} 'nope'; expected one of {valid}"):
+        pick("nope")
+
+
+def test_the_command_line_lists_the_names_run_all_offers():
+    listed = subprocess.run([sys.executable, "-m", "utils.registry", "recipes"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert listed == names("recipes") == ["mel_tcn", "kit", "kit_fresh", "seed"]
+    usage = subprocess.run(["bash", "run_all.sh", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
+    assert "[--recipe mel_tcn|kit|kit_fresh|seed]" in usage and "[--profile smoke|standard|full]" in usage
+
+
+def test_an_unknown_kind_is_refused():
+    result = subprocess.run([sys.executable, "-m", "utils.registry", "colours"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "unknown kind 'colours'" in result.stderr
+
+
+def test_the_map_of_utils_names_every_folder_and_module():
+    utils = PROJECT_ROOT / "utils"
+    text = (utils / "README.md").read_text()
+    rooms = [p.name for p in utils.iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
+    modules = [p.name for p in utils.glob("*.py") if p.name != "__init__.py"]
+    assert [name for name in rooms if f"`{name}/`" not in text] == []
+    assert [name for name in modules if f"`{name}`" not in text] == []
+    for room in rooms:  # each module of a room named in its row
+        assert [p.name for p in (utils / room).glob("*.py") if not p.name.startswith("__")
+                and p.name not in text] == [], room
