@@ -2,8 +2,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +130,25 @@ def test_failing_notebook_is_named_with_its_error(kit, tmp_path):
     assert result.returncode == 1
     assert "notebooks/01_eda.ipynb failed" in result.stderr
     assert "DataError" in result.stderr and "row 3 (id 1): expected no negative values" in result.stderr
+
+
+def test_a_stopped_run_stops_its_notebook_before_it_frees_the_outputs(kit, tmp_path):
+    data = write_dacon_folder(tmp_path / "data", n_train=12, n_test=4)
+    work = tmp_path / "work"
+    env = {**os.environ, "PYTHON": sys.executable, "KIT_WORK_DIR": str(work)}
+    run_all = subprocess.Popen(["bash", "run_all.sh", "--profile", "smoke", "--data", str(data)], cwd=kit, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = work / "outputs" / "notebooks" / "01_eda.log"
+    deadline = time.time() + 120
+    while not log.is_file() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(2)  # papermill has started the notebook
+    run_all.send_signal(signal.SIGTERM)
+    run_all.communicate(timeout=120)
+    assert run_all.returncode == 143
+    assert not (work / "outputs" / "run.lock").exists()
+    running = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(work) not in running  # papermill (its command names the outputs) stopped with the run
 
 
 @pytest.mark.parametrize("args, expected", [

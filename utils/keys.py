@@ -20,6 +20,8 @@ def key(*parts) -> str:
         if isinstance(part, bytes):
             data = part
         elif hasattr(part, "tobytes"):  # a numpy array
+            if part.dtype.hasobject:
+                raise TypeError("object arrays have no stable bytes to key on; convert them to str or numbers")
             data = f"{part.shape}{part.dtype}".encode() + part.copy(order="C").tobytes()
         else:
             data = str(part).encode()

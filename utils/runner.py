@@ -55,13 +55,21 @@ class Options:
     parallel_folds: bool
 
 
-def gpu_count() -> int:
-    """GPUs that nvidia-smi lists (0 without it)."""
+RUNNING: list[subprocess.Popen] = []  # this run's papermill jobs while they run
+
+
+def listed_gpus() -> list[str] | None:
+    """The lines of ``nvidia-smi -L`` (None where it is missing or fails)."""
     try:
         listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return 0
-    return sum(line.startswith("GPU") for line in listed.stdout.splitlines()) if listed.returncode == 0 else 0
+        return None
+    return listed.stdout.splitlines() if listed.returncode == 0 else None
+
+
+def gpu_count() -> int:
+    """GPUs that nvidia-smi lists (0 without it)."""
+    return sum(line.startswith("GPU") for line in listed_gpus() or [])
 
 
 def parse(argv: list[str]) -> Options:
@@ -70,7 +78,7 @@ def parse(argv: list[str]) -> Options:
     from utils.registry import names
 
     profiles, recipes = names("profiles"), names("recipes")
-    parser = argparse.ArgumentParser(prog=NAME, add_help=False)
+    parser = argparse.ArgumentParser(prog=NAME, add_help=False, allow_abbrev=False)
     for option in ("--profile", "--recipe", "--data", "--from"):
         parser.add_argument(option, default="")
     parser.add_argument("--parallel-folds", action="store_true")
@@ -80,8 +88,9 @@ def parse(argv: list[str]) -> Options:
         print(USAGE.format(profiles="|".join(profiles), recipes="|".join(recipes)))
         sys.exit(0)
     if unknown:
-        raise Refused(f"unknown argument '{unknown[0]}'")
-    profile = args.profile or ("full" if gpu_count() else "standard")
+        raise Refused(f"unknown argument '{unknown[0]}'\n" + USAGE.format(profiles="|".join(profiles),
+                                                                           recipes="|".join(recipes)))
+    profile = args.profile or ("full" if listed_gpus() is not None else "standard")
     if profile not in profiles:
         raise Refused(f"unknown profile '{profile}' (expected one of: {' '.join(profiles)})")
     recipe = args.recipe or DEFAULT_RECIPE
@@ -91,7 +100,7 @@ def parse(argv: list[str]) -> Options:
         raise Refused(f"--from expects a notebook number 01..06, got '{args.__dict__['from']}'")
     if args.data and not Path(args.data).is_dir():
         raise Refused(f"--data {args.data} is not a folder")
-    data = str(Path(args.data).resolve()) if args.data else ""
+    data = os.path.abspath(args.data) if args.data else ""
     return Options(profile, recipe, data, args.__dict__["from"], args.parallel_folds)
 
 
@@ -108,8 +117,31 @@ def papermill_args(options: Options, notebook: Path) -> list[str]:
 def papermill(notebook: Path, out: Path, args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
     """Start papermill on ``notebook`` in a process of its own, its output to ``log``."""
     with open(log, "w") as handle:
-        return subprocess.Popen([sys.executable, "-m", "papermill", str(notebook), str(out), *args],
-                                stdout=handle, stderr=subprocess.STDOUT, env=env)
+        job = subprocess.Popen([sys.executable, "-m", "papermill", str(notebook), str(out), *args],
+                               stdout=handle, stderr=subprocess.STDOUT, env=env)
+    RUNNING.append(job)
+    return job
+
+
+def finished(job: subprocess.Popen) -> int:
+    """Wait for a papermill job; its exit status."""
+    status = job.wait()
+    RUNNING.remove(job)
+    return status
+
+
+def stop_running(sig: int) -> None:
+    """Pass ``sig`` on to the notebooks still running and wait until they have shut their kernels down."""
+    for job in RUNNING:
+        if job.poll() is None:
+            job.send_signal(sig)
+    for job in RUNNING:
+        try:
+            job.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            job.kill()
+            job.wait()
+    RUNNING.clear()
 
 
 def run_folds_in_parallel(options: Options, notebook: Path, args: list[str]) -> bool:
@@ -125,9 +157,8 @@ def run_folds_in_parallel(options: Options, notebook: Path, args: list[str]) -> 
             jobs[k] = papermill(notebook, EXECUTED_NOTEBOOKS_DIR / f".fold-{k}.ipynb", [*args, "-p", "fold", str(k)],
                                 EXECUTED_NOTEBOOKS_DIR / f"05_fold_{k}.log", env)
         for k, job in jobs.items():
-            if job.wait() != 0:
-                for other in jobs.values():
-                    other.kill()
+            if finished(job) != 0:
+                stop_running(signal.SIGTERM)
                 print("FAILED", flush=True)
                 print(f"{NAME}: fold {k} of notebooks/{notebook.name} failed; "
                       f"log: {EXECUTED_NOTEBOOKS_DIR / f'05_fold_{k}.log'}", file=sys.stderr)
@@ -137,11 +168,21 @@ def run_folds_in_parallel(options: Options, notebook: Path, args: list[str]) -> 
     return True
 
 
-def show_new_warnings(shown: int) -> int:
-    """Print the data corrections recorded since the first ``shown``; returns how many there are now."""
+def corrections() -> list[str] | None:
+    """The data corrections kept in outputs/metrics.json (None when it cannot be read)."""
     from utils.dataset.corrections import recorded
 
-    kept = recorded(METRICS_PATH)
+    try:
+        return recorded(METRICS_PATH)
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def show_new_warnings(shown: int) -> int:
+    """Print the data corrections recorded since the first ``shown``; returns how many there are now."""
+    kept = corrections()
+    if kept is None:
+        return shown
     for message in kept[shown:]:
         print(f"  data warning: {message}", file=sys.stderr)
     return len(kept)
@@ -154,7 +195,7 @@ def run_notebook(options: Options, notebook: Path, args: list[str], step_key: st
     start = time.monotonic()
     if name.startswith("05") and options.parallel_folds and not run_folds_in_parallel(options, notebook, args):
         sys.exit(1)
-    failed = papermill(notebook, partial, args, log).wait() != 0
+    failed = finished(papermill(notebook, partial, args, log)) != 0
     if partial.is_file():
         partial.replace(EXECUTED_NOTEBOOKS_DIR / f"{name}.ipynb")
     if failed:
@@ -182,27 +223,26 @@ def data_key(options: Options) -> str:
 
 def run(options: Options) -> None:
     """Every notebook in order, skipping those unchanged since their last successful run."""
-    from utils.dataset.corrections import recorded
     from utils.environment import hosted_data_dir
 
     EXECUTED_NOTEBOOKS_DIR.mkdir(parents=True, exist_ok=True)
     options.data = options.data or str(hosted_data_dir() or "")  # Kaggle's or Colab's competition data
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     common = (code_fingerprint(), data_key(options), backend)
-    shown = len(recorded(METRICS_PATH))  # corrections of earlier runs are not shown again
+    shown = len(corrections() or [])  # corrections of earlier runs are not shown again
     print(f"Profile {options.profile}, recipe {options.recipe}, "
           f"data {options.data or f'embedded (data/embedded-{options.profile})'}, backend {backend}", flush=True)
     total_start, previous = time.monotonic(), ""
     for notebook in sorted(NOTEBOOKS_DIR.glob("0[1-6]_*.ipynb")):
         name, done = notebook.stem, EXECUTED_NOTEBOOKS_DIR / f".done-{notebook.stem}"
-        recorded = done.read_text().strip() if done.is_file() else ""
+        last_key = done.read_text().strip() if done.is_file() else ""
         if options.start and name[:2] < options.start:
-            previous = recorded
+            previous = last_key
             continue
         args = papermill_args(options, notebook)
         previous = step_key = key(previous, *common, *args, notebook.read_bytes())
         print(f"[{name[:2]}] {name[3:]:<20} ", end="", flush=True)
-        if not options.start and (EXECUTED_NOTEBOOKS_DIR / notebook.name).is_file() and recorded == step_key:
+        if not options.start and (EXECUTED_NOTEBOOKS_DIR / notebook.name).is_file() and last_key == step_key:
             print("skipped (unchanged since its last run)", flush=True)
             continue
         done.unlink(missing_ok=True)
@@ -229,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as error:
         print(f"{NAME}: {error}", file=sys.stderr)
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ.get("TF_CPP_MIN_LOG_LEVEL") or "3"
     os.environ["KIT_WORK_DIR"] = str(WORK_ROOT)  # the notebooks write where this run does
     try:
         token = runlock.acquire(OUTPUTS_DIR)
@@ -238,11 +278,14 @@ def main(argv: list[str] | None = None) -> int:
         return runlock.LOCKED_EXIT
     os.environ[runlock.TOKEN_VARIABLE] = token  # this run's notebooks pass the lock
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    stop = signal.SIGTERM
     try:
         run(options)
     except KeyboardInterrupt:
+        stop = signal.SIGINT
         return 130
     finally:
+        stop_running(stop)  # nothing writes once the lock is released
         runlock.release(token, OUTPUTS_DIR)
     return 0
 

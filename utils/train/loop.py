@@ -129,6 +129,14 @@ class BestAndResume(keras.callbacks.Callback):
         for part in self.parts:
             part.on_epoch_begin(epoch, logs)
 
+    def on_train_batch_begin(self, batch, logs=None):
+        for part in self.parts:
+            part.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for part in self.parts:
+            part.on_train_batch_end(batch, logs)
+
     def on_epoch_end(self, epoch, logs=None):
         self.checkpoint.on_epoch_end(epoch, logs)
         write_bytes_atomic(self.best_file, json.dumps({"run": self.run_key, "val_loss": float(self.checkpoint.best)}).encode())
