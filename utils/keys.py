@@ -22,7 +22,7 @@ def key(*parts) -> str:
         elif hasattr(part, "tobytes"):  # a numpy array
             if part.dtype.hasobject:
                 raise TypeError("object arrays have no stable bytes to key on; convert them to str or numbers")
-            data = f"{part.shape}{part.dtype}".encode() + part.copy(order="C").tobytes()
+            data = f"{part.shape}{part.dtype}".encode() + part.tobytes()  # C order, whatever the layout
         else:
             data = str(part).encode()
         digest.update(len(data).to_bytes(8, "little") + data)

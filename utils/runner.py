@@ -21,6 +21,7 @@ from pathlib import Path
 from utils import runlock
 from utils.keys import code_fingerprint, key
 from utils.paths import EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT
+from utils.store import write_bytes_atomic
 
 NAME = "run_all.sh"  # how users call this, in its messages
 USAGE = """Usage: ./run_all.sh [--profile {profiles}] [--recipe {recipes}] [--data DIR] [--from NN] [--parallel-folds]
@@ -80,7 +81,7 @@ def parse(argv: list[str]) -> Options:
     profiles, recipes = names("profiles"), names("recipes")
     parser = argparse.ArgumentParser(prog=NAME, add_help=False, allow_abbrev=False)
     for option in ("--profile", "--recipe", "--data", "--from"):
-        parser.add_argument(option, default="")
+        parser.add_argument(option, default="", dest=option[2:].replace("from", "start"))
     parser.add_argument("--parallel-folds", action="store_true")
     parser.add_argument("-h", "--help", action="store_true")
     args, unknown = parser.parse_known_args(argv)
@@ -96,12 +97,12 @@ def parse(argv: list[str]) -> Options:
     recipe = args.recipe or DEFAULT_RECIPE
     if recipe not in recipes:
         raise Refused(f"unknown recipe '{recipe}' (expected one of: {' '.join(recipes)})")
-    if args.__dict__["from"] and not re.fullmatch(r"0[1-6]", args.__dict__["from"]):
-        raise Refused(f"--from expects a notebook number 01..06, got '{args.__dict__['from']}'")
+    if args.start and not re.fullmatch(r"0[1-6]", args.start):
+        raise Refused(f"--from expects a notebook number 01..06, got '{args.start}'")
     if args.data and not Path(args.data).is_dir():
         raise Refused(f"--data {args.data} is not a folder")
     data = os.path.abspath(args.data) if args.data else ""
-    return Options(profile, recipe, data, args.__dict__["from"], args.parallel_folds)
+    return Options(profile, recipe, data, args.start, args.parallel_folds)
 
 
 def papermill_args(options: Options, notebook: Path) -> list[str]:
@@ -206,8 +207,7 @@ def run_notebook(options: Options, notebook: Path, args: list[str], step_key: st
               f"  log: {log}; executed notebook: {EXECUTED_NOTEBOOKS_DIR / notebook.name}", file=sys.stderr)
         sys.exit(1)
     done = EXECUTED_NOTEBOOKS_DIR / f".done-{name}"
-    done.with_name(done.name + ".tmp").write_text(step_key + "\n")
-    done.with_name(done.name + ".tmp").replace(done)
+    write_bytes_atomic(done, (step_key + "\n").encode())
     print(f"done in {time.monotonic() - start:.0f} s", flush=True)
     return show_new_warnings(shown)
 

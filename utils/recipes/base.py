@@ -12,6 +12,7 @@ import numpy as np
 
 from utils.paths import CACHE_DIR
 
+EXAMPLE_NAMES = ["original", "augmented 1", "augmented 2", "augmented 3"]
 Examples = tuple[list[str], np.ndarray, np.ndarray, int]  # names, maps (n, time, frequency), waves (n, samples), rate
 
 

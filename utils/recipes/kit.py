@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.paths import CACHE_DIR
-from utils.recipes.base import Examples, Recipe, waveform
+from utils.recipes.base import EXAMPLE_NAMES, Examples, Recipe, waveform
 from utils.recipes.wave_augment import WaveAugment
 
 
@@ -36,7 +36,7 @@ class WaveRecipe(Recipe):
         waves = np.repeat(waveform(clip[None, :]), 4, axis=0)
         augmented, _ = self.augment(waves[1:], targets, rng)
         waves = np.concatenate([waves[:1], augmented])
-        return ["original", "augmented 1", "augmented 2", "augmented 3"], self.feature_maps(waves), waves, 16000
+        return list(EXAMPLE_NAMES), self.feature_maps(waves), waves, 16000
 
     def fresh_examples(self, data_dir: str | Path, rng: np.random.Generator, n: int = 3) -> Examples | None:
         from utils.results.plots import describe_words

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.paths import CACHE_DIR
-from utils.recipes.base import Examples, Recipe, adamw_warmup_cosine
+from utils.recipes.base import EXAMPLE_NAMES, Examples, Recipe, adamw_warmup_cosine
 from utils.recipes.mel_augment import MelAugment, MelWords
 from utils.recipes.mel_features import FLOOR, cached_log_mel, inverse_log_mel, log_mel, mel_power, standardized
 
@@ -40,7 +40,7 @@ class MelRecipe(Recipe):
         targets = np.zeros((3, 30), dtype=np.float32)
         x = np.repeat(log_mel(clip[None, :]), 4, axis=0)
         x[1:], _ = replace(self.augment, words=None)(x[1:], targets, rng)
-        return ["original", "augmented 1", "augmented 2", "augmented 3"], standardized(x), inverse_log_mel(x), 16000
+        return list(EXAMPLE_NAMES), standardized(x), inverse_log_mel(x), 16000
 
     def fresh_examples(self, data_dir: str | Path, rng: np.random.Generator, n: int = 3) -> Examples | None:
         from utils.results.plots import describe_words
