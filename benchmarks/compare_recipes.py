@@ -1,7 +1,7 @@
 """Scoreboard: train every recipe on the same clips and split, score them side by side.
 
     python benchmarks/compare_recipes.py [--profile NAME] [--data DIR]
-                                         [--recipes seed,kit,mel_tcn] [--budget SECONDS]
+                                         [--recipes seed,wave_resnet,mel_tcn] [--budget SECONDS]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
 04 trains it), its validation KLD (raw, and after the calibration fitted on
@@ -47,7 +47,7 @@ def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, bud
         return 10 * plan.epochs
     probe = train_idx[: 20 * max(profile.batch_size, data.recipe.batch_size)]
     times = EpochTimes()
-    train_on_split(data, profile, train_idx=probe, val_idx=val_idx[:256], epochs=2, seed=profile.seed,
+    train_on_split(data, profile, train_idx=probe, val_idx=val_idx[:256], epochs=2, random_state=profile.random_state,
                    model_path=MODELS_DIR / "scoreboard" / "probe.keras", callbacks=[times])
     (MODELS_DIR / "scoreboard" / "probe.keras").unlink()
     rate = len(probe) / times.seconds[-1]  # the second epoch: no start-up
@@ -58,12 +58,12 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
     start = time.perf_counter()
     data = prepare_training(data_dir, profile, recipe)
     prepared = time.perf_counter() - start
-    train_idx, val_idx = holdout_split(data.n, seed=profile.seed, groups=data.groups)
+    train_idx, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
     epochs = budget_epochs(data, profile, train_idx, val_idx, budget) if budget else 0
     start = time.perf_counter()
     net, history = train_on_split(
         data, profile, train_idx=train_idx, val_idx=val_idx, epochs=epochs, time_limit=budget,
-        model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", seed=profile.seed,
+        model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", random_state=profile.random_state,
     )
     trained = time.perf_counter() - start
     val_raw, calibration = holdout_predictions(net, data, val_idx)
@@ -91,7 +91,7 @@ def main(argv=None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
-    parser.add_argument("--recipes", default="seed,kit,mel_tcn")
+    parser.add_argument("--recipes", default="seed,wave_resnet,mel_tcn")
     parser.add_argument("--budget", type=float, default=None,
                         help="train every recipe for this many seconds (default: each for its profile's length)")
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Peak host memory of a profile's pipeline, stage by stage, at the profile's real data sizes.
 
-    python benchmarks/memory.py [--profile full] [--recipes kit,seed] [--data DIR] [--steps 20] [--predict 2000]
+    python benchmarks/memory.py [--profile full] [--recipes wave_resnet,seed] [--data DIR] [--steps 20] [--predict 2000]
 
 Runs the kit's own code in one process: the dataset (generated if missing),
 decoding train and test clips into the int16 cache, each recipe's training
@@ -92,7 +92,7 @@ class PeakMemory:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="full", choices=list(PROFILES))
-    parser.add_argument("--recipes", default="kit,seed")
+    parser.add_argument("--recipes", default="wave_resnet,seed")
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
     parser.add_argument("--steps", type=int, default=20, help="training batches per recipe")
     parser.add_argument("--predict", type=int, default=2000, help="test clips predicted per recipe")
@@ -114,12 +114,12 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
         for recipe in args.recipes.split(","):
             data = timed(f"{recipe}: training data", lambda: prepare_training(data_dir, profile, recipe))
-            train_idx, val_idx = holdout_split(data.n, seed=profile.seed, groups=data.groups)
+            train_idx, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
             train_idx = train_idx[: args.steps * profile.batch_size]
             val_idx = val_idx[: profile.batch_size]
             timed(f"{recipe}: train {len(train_idx)} clips, batch {profile.batch_size}", lambda: train_on_split(
                 data, profile, train_idx=train_idx, val_idx=val_idx, epochs=1,
-                model_path=Path(tmp) / f"{recipe}.keras", seed=profile.seed))
+                model_path=Path(tmp) / f"{recipe}.keras", random_state=profile.random_state))
             net = keras.models.load_model(Path(tmp) / f"{recipe}.keras")
             rows = np.arange(min(args.predict, len(test_clips)))
             timed(f"{recipe}: predict {len(rows)} clips", lambda: predict_clips([net], test_clips, data.recipe, rows=rows))

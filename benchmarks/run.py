@@ -1,4 +1,4 @@
-"""Speed benchmark: the seed's per-clip featurise+augment against the kit's batched one, decoding, and both networks.
+"""Speed benchmark: the seed's per-clip featurise+augment against wave_resnet's batched one, decoding, and both networks.
 
     python benchmarks/run.py [--quick] [--clips N] [--data DIR] [--json-out FILE]
 
@@ -7,7 +7,7 @@ On the same clips, in one run:
 (a) seed: for each clip, librosa.load of the WAV file (22,050 Hz), the four
     versions (original, noise, shift, pitch shift) and their four log
     spectrograms, one clip at a time in one process (as the seed solution did);
-(b) kit: int16 clips read from the decoded cache, featurize and WaveAugment
+(b) wave_resnet: int16 clips read from the decoded cache, featurize and WaveAugment
     per batch, then the in-model LogMel layer on the batch;
 (c) decoding the WAV files into int16 (utils.dataset.clips.decode_clips);
 (d) training and inference steps of each recipe's network on random data;
@@ -110,9 +110,9 @@ def seed_augment(paths: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def kit_augment(clips: np.ndarray, batch: int) -> tuple[float, float, float]:
+def wave_resnet_augment(clips: np.ndarray, batch: int) -> tuple[float, float, float]:
     """(b) Median seconds over repeats for all clips: (total, featurize+augment, LogMel)."""
-    recipe = get_recipe("kit")
+    recipe = get_recipe("wave_resnet")
     logmel = LogMel()
     targets = random_targets(len(clips), np.random.default_rng(0))
 
@@ -188,7 +188,7 @@ def default_training(data_dir: Path, clips: np.ndarray, work: Path, batches: int
     rows = np.resize(np.arange(len(clips)), batches * batch)
     targets = random_targets(len(clips), np.random.default_rng(0))
     times = EpochTimes()
-    settings = TrainSettings(epochs=2, batch_size=batch, patience=10, seed=0, optimizer=recipe.optimizer,
+    settings = TrainSettings(epochs=2, batch_size=batch, patience=10, random_state=0, optimizer=recipe.optimizer,
                              transform=recipe.train_transform, augment=augment,
                              mixed_precision=recipe.mixed_precision, verbose=0)
     train_model(recipe.model, features, targets, train_rows=rows, val_rows=np.arange(min(len(clips), batch)),
@@ -224,8 +224,8 @@ def main(argv=None) -> dict:
             from utils.datagen.writer import make_embedded_dataset
 
             print(f"Generating {n_clips} embedded clips ...", flush=True)
-            data_dir = make_embedded_dataset(Path(tmp) / "data", n_train=n_clips, n_test=1, seed=0)
-            source = "embedded (generated, seed 0)"
+            data_dir = make_embedded_dataset(Path(tmp) / "data", n_train=n_clips, n_test=1, random_state=0)
+            source = "embedded (generated, random state 0)"
         paths = list_clips(data_dir / "train")[1][:n_clips]
         n_clips, n_seed = len(paths), min(n_seed, len(paths))
 
@@ -236,24 +236,25 @@ def main(argv=None) -> dict:
         clips = np.load(cache, mmap_mode="r")
         print("(a) seed featurise+augment ...", flush=True)
         seed_s = seed_augment(paths[:n_seed])
-        print("(b) kit featurise+augment ...", flush=True)
-        kit_s, kit_numpy_s, kit_logmel_s = kit_augment(clips, args.augment_batch)
+        print("(b) wave_resnet featurise+augment ...", flush=True)
+        wave_s, wave_numpy_s, wave_logmel_s = wave_resnet_augment(clips, args.augment_batch)
         print(f"(e) {DEFAULT_RECIPE} training ...", flush=True)
         default = default_training(data_dir, clips, Path(tmp), batches=10 if args.quick else 40)
         del clips
 
     print("(d) networks ...", flush=True)
-    networks = {name: network_speed(name, batch, steps) for name in ("seed", "kit")}
+    networks = {name: network_speed(name, batch, steps) for name in ("seed", "wave_resnet")}
 
-    seed_rate, kit_rate = n_seed / seed_s, n_clips / kit_s
+    seed_rate, wave_rate = n_seed / seed_s, n_clips / wave_s
     result = {
         "backend": keras.config.backend(), "device": device_name(), "keras": keras.__version__,
-        "data": source, "clips_seed": n_seed, "clips_kit": n_clips, "clips_decode": n_clips,
+        "data": source, "clips_seed": n_seed, "clips_wave_resnet": n_clips, "clips_decode": n_clips,
         "augment_batch": min(args.augment_batch, n_clips), "repeats": REPEATS,
-        "augment_seed_clips_per_s": seed_rate, "augment_kit_clips_per_s": kit_rate,
-        "augment_speedup_vs_seed": kit_rate / seed_rate,
-        "augment_kit_numpy_clips_per_s": n_clips / kit_numpy_s, "augment_kit_logmel_clips_per_s": n_clips / kit_logmel_s,
-        "augment_host_speedup_vs_seed": n_clips / kit_numpy_s / seed_rate,
+        "augment_seed_clips_per_s": seed_rate, "augment_wave_resnet_clips_per_s": wave_rate,
+        "augment_speedup_vs_seed": wave_rate / seed_rate,
+        "augment_wave_resnet_numpy_clips_per_s": n_clips / wave_numpy_s,
+        "augment_wave_resnet_logmel_clips_per_s": n_clips / wave_logmel_s,
+        "augment_host_speedup_vs_seed": n_clips / wave_numpy_s / seed_rate,
         "decode_clips_per_s": n_clips / decode_s, "network_batch": batch, "network_steps": steps,
     }
     for name, figures in networks.items():
@@ -269,9 +270,9 @@ def main(argv=None) -> dict:
         f"backend {result['backend']} (keras {result['keras']}), device {result['device']}; data: {source}",
         f"{'stage':<48} {'clips':>7} {'clips/s':>12} {'ms/clip':>10}",
         table_row("(a) seed: load 22.05k, 4 copies, 4 spectrograms", n_seed, seed_s),
-        table_row(f"(b) kit: cache, featurize+augment+LogMel, b={result['augment_batch']}", n_clips, kit_s),
-        table_row("    of which featurize + WaveAugment (numpy)", n_clips, kit_numpy_s),
-        table_row("    of which LogMel (keras ops)", n_clips, kit_logmel_s),
+        table_row(f"(b) wave_resnet: cache, featurize+augment+LogMel, b={result['augment_batch']}", n_clips, wave_s),
+        table_row("    of which featurize + WaveAugment (numpy)", n_clips, wave_numpy_s),
+        table_row("    of which LogMel (keras ops)", n_clips, wave_logmel_s),
         table_row("(c) decode WAV -> int16 (decode_clips)", n_clips, decode_s),
     ]
     for name, figures in networks.items():
@@ -281,7 +282,7 @@ def main(argv=None) -> dict:
             lines.append(table_row(label, batch * steps, batch * steps / rate))
     lines.append(table_row(f"(e) {default['recipe']}: {default['model']} training as in 04, batch {default['batch']}",
                            default["clips"], default["seconds"]))
-    lines.append(f"augment speedup, kit vs seed (clips/s): {result['augment_speedup_vs_seed']:.1f}x; "
+    lines.append(f"augment speedup, wave_resnet vs seed (clips/s): {result['augment_speedup_vs_seed']:.1f}x; "
                  f"host side only (the log-mel left to the model's device): {result['augment_host_speedup_vs_seed']:.1f}x")
     print("\n".join(lines))
     if args.json_out:

@@ -9,9 +9,9 @@ import soundfile as sf
 from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 
 
-def tone_clips(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def tone_clips(n: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """n clips of four overlapping word tones; returns (int16 (n, 16000), answers (n, 30))."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     t = np.arange(CLIP_SAMPLES) / SAMPLE_RATE
     clips = np.zeros((n, CLIP_SAMPLES), dtype=np.int16)
     answers = np.zeros((n, len(WORDS)), dtype=np.float32)
@@ -34,10 +34,10 @@ def tone_bank(speakers=("s1", "s2", "s3")):
     return bank
 
 
-def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, seed: int = 0) -> Path:
+def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, random_state: int = 0) -> Path:
     """A complete DACON-layout folder, with the test side's truth as the embedded data has."""
     for split, n, offset in (("train", n_train, 0), ("test", n_test, 1)):
-        clips, answers = tone_clips(n, seed + offset)
+        clips, answers = tone_clips(n, random_state + offset)
         (root / split).mkdir(parents=True)
         for i, clip in enumerate(clips):
             sf.write(root / split / f"{split}_{i:05d}.wav", clip, SAMPLE_RATE, subtype="PCM_16")

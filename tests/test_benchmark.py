@@ -24,15 +24,15 @@ def test_benchmark_quick(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures == json.loads(out.read_text())
-    assert figures["clips_seed"] == figures["clips_kit"] == figures["clips_decode"] == 8
+    assert figures["clips_seed"] == figures["clips_wave_resnet"] == figures["clips_decode"] == 8
     rates = [k for k in figures if k.endswith("_per_s")]
-    assert {"augment_seed_clips_per_s", "augment_kit_clips_per_s", "decode_clips_per_s", "train_seed_clips_per_s",
-            "infer_seed_clips_per_s", "train_kit_clips_per_s", "infer_kit_clips_per_s",
+    assert {"augment_seed_clips_per_s", "augment_wave_resnet_clips_per_s", "decode_clips_per_s", "train_seed_clips_per_s",
+            "infer_seed_clips_per_s", "train_wave_resnet_clips_per_s", "infer_wave_resnet_clips_per_s",
             "default_train_clips_per_s"} <= set(rates)
     assert all(figures[k] > 0 for k in rates)
-    ratio = figures["augment_kit_clips_per_s"] / figures["augment_seed_clips_per_s"]
+    ratio = figures["augment_wave_resnet_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_speedup_vs_seed"] == pytest.approx(ratio, rel=1e-3)
-    host = figures["augment_kit_numpy_clips_per_s"] / figures["augment_seed_clips_per_s"]
+    host = figures["augment_wave_resnet_numpy_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_host_speedup_vs_seed"] == pytest.approx(host, rel=1e-3)
     assert figures["backend"] and figures["device"] and figures["default_recipe"] == "mel_tcn"
 
@@ -49,7 +49,7 @@ def test_memory_benchmark_reports_each_stage(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert list(figures["stages"]) == [
-        "dataset", "decode test", "kit: training data", "kit: train 10 clips, batch 32", "kit: predict 3 clips",
+        "dataset", "decode test", "wave_resnet: training data", "wave_resnet: train 10 clips, batch 32", "wave_resnet: predict 3 clips",
         "seed: training data", "seed: train 10 clips, batch 32", "seed: predict 3 clips",
     ]
     for stage in figures["stages"].values():

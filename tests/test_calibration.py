@@ -4,8 +4,8 @@ from utils.metrics import kl_divergence
 from utils.train.calibration import IDENTITY, calibrate, calibrated_mean, fit_calibration
 
 
-def truth_and_overconfident_predictions(n=400, seed=0):
-    rng = np.random.default_rng(seed)
+def truth_and_overconfident_predictions(n=400, random_state=0):
+    rng = np.random.default_rng(random_state)
     truth = np.zeros((n, 30))
     preds = np.full((n, 30), 1e-4)
     for i in range(n):
@@ -36,7 +36,7 @@ def test_fitting_softens_confident_mistakes():
 
 
 def test_calibration_never_makes_held_out_predictions_worse():
-    truth, _ = truth_and_overconfident_predictions(200, seed=1)
+    truth, _ = truth_and_overconfident_predictions(200, random_state=1)
     p = 0.9 * truth + 0.1 / 30  # right but timid: calibration may sharpen it
     fitted = fit_calibration(p, truth)
     assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) + 1e-9

@@ -61,7 +61,7 @@ CASE = """
     x = rng.normal(size=(14, 98, 221)).astype(np.float16)
     y = rng.dirichlet(np.ones(30), size=14).astype(np.float32)
     # 9 training rows: the last batch of 1 cannot be split; 5 validation rows: the last batch is padded
-    settings = loop.TrainSettings(epochs=3, batch_size=4, patience=5, seed=0, verbose=0, devices=2)
+    settings = loop.TrainSettings(epochs=3, batch_size=4, patience=5, random_state=0, verbose=0, devices=2)
     args = dict(train_rows=np.arange(9), val_rows=np.arange(9, 14), model_path=sys.argv[1], settings=settings)
     try:
         loop.train_model("seed_cnn", x, y, **args)

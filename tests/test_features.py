@@ -46,5 +46,5 @@ def test_seed_recipe_featurises_int16_clips(clips):
     recipe = get_recipe("seed")
     assert recipe.featurize(clips).shape == (3, 98, 221)
     np.testing.assert_array_equal(recipe.featurize(clips), seed_features(to_seed_rate(clips)))
-    with pytest.raises(ValueError, match="unknown recipe 'nope'; expected one of mel_tcn, kit, kit_fresh, seed"):
+    with pytest.raises(ValueError, match="unknown recipe 'nope'; expected one of mel_tcn, wave_resnet, wave_resnet_fresh, seed"):
         get_recipe("nope")

@@ -35,7 +35,7 @@ def test_log_mel_barely_changes_with_gain(waves):
 
 
 def test_spec_augment_masks_only_while_training():
-    layer = SpecAugment(seed=0)
+    layer = SpecAugment(random_state=0)
     x = np.ones((4, 101, 64, 3), dtype=np.float32)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(x, training=False)), x)
     masked = keras.ops.convert_to_numpy(layer(x, training=True))
@@ -43,10 +43,16 @@ def test_spec_augment_masks_only_while_training():
     assert 0.02 < zero_share < 0.5 and set(np.unique(masked)) <= {0.0, 1.0}
 
 
-def test_kit_model_round_trips_through_a_saved_file(tmp_path):
+def test_spec_augment_loads_a_config_saved_before_random_state_was_named_so():
+    config = SpecAugment(random_state=3, name="masks").get_config()
+    config["seed"] = config.pop("random_state")
+    assert SpecAugment.from_config(config).get_config() == SpecAugment(random_state=3, name="masks").get_config()
+
+
+def test_logmel_resnet_round_trips_through_a_saved_file(tmp_path):
     from utils.recipes.networks import build_model
 
-    model = build_model("kit_resnet")
+    model = build_model("logmel_resnet")
     x = (np.random.default_rng(1).normal(size=(2, 16000)) * 0.1).astype(np.float32)
     before = model.predict(x, verbose=0)
     model.save(tmp_path / "m.keras")

@@ -15,11 +15,11 @@ def words_folder(tmp_path):
     """A dataset whose saved words are tones: group "1" speaks them, group "0" is silent."""
     bank = {w: [(s, a if s == "loud" else 0 * a) for s, a in u] for w, u in tone_bank(("loud", "silent")).items()}
     return write_dataset(tmp_path / "data", train_bank=bank, test_bank=tone_bank(("c",)), n_train=4, n_test=2,
-                         seed=0, train_groups={"loud": 1, "silent": 0})
+                         random_state=0, train_groups={"loud": 1, "silent": 0})
 
 
-def batch(n=8, seed=0):
-    rng = np.random.default_rng(seed)
+def batch(n=8, random_state=0):
+    rng = np.random.default_rng(random_state)
     clips = np.round(rng.normal(0, 3000, size=(n, 16000))).astype(np.int16)
     targets = np.zeros((n, 30), dtype=np.float32)
     targets[:, :4] = 0.25

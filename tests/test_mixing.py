@@ -35,7 +35,7 @@ def corpus(tmp_path):
 
 
 def test_mix_words_shapes_and_labels():
-    clips, labels, groups = mix_words(tone_bank(), n_clips=1100, seed=0)  # more than one chunk
+    clips, labels, groups = mix_words(tone_bank(), n_clips=1100, random_state=0)  # more than one chunk
     assert (groups == 0).all()
     assert clips.dtype == np.int16 and clips.shape == (1100, CLIP_SAMPLES)
     assert labels.dtype == np.float32 and labels.shape == (1100, len(WORDS))
@@ -45,11 +45,11 @@ def test_mix_words_shapes_and_labels():
     assert peaks.min() >= 0.5 - 1e-3 and peaks.max() <= 0.95 + 1e-3
 
 
-def test_mix_words_depends_only_on_seed():
+def test_mix_words_depends_only_on_its_random_state():
     bank = tone_bank()
-    clips, labels, _ = mix_words(bank, n_clips=50, seed=1)
-    same_clips, same_labels, _ = mix_words(bank, n_clips=50, seed=1)
-    other_clips, other_labels, _ = mix_words(bank, n_clips=50, seed=2)
+    clips, labels, _ = mix_words(bank, n_clips=50, random_state=1)
+    same_clips, same_labels, _ = mix_words(bank, n_clips=50, random_state=1)
+    other_clips, other_labels, _ = mix_words(bank, n_clips=50, random_state=2)
     assert np.array_equal(clips, same_clips) and np.array_equal(labels, same_labels)
     assert not np.array_equal(clips, other_clips) and not np.array_equal(labels, other_labels)
 
@@ -58,12 +58,12 @@ def test_grouped_clips_mix_voices_of_one_group_only():
     low = tone_bank(("a", "b"))  # tones below 1.2 kHz; c says its words as tones above 3 kHz
     bank = {w: low[w] + [("c", 0.5 * np.sin(2 * np.pi * (3000 + 30 * i) * np.arange(4000) / SAMPLE_RATE))]
             for i, w in enumerate(WORDS)}
-    clips, labels, groups = mix_words(bank, n_clips=200, seed=0, groups={"a": 0, "b": 0, "c": 1})
+    clips, labels, groups = mix_words(bank, n_clips=200, random_state=0, groups={"a": 0, "b": 0, "c": 1})
     assert set(groups.tolist()) == {0, 1}
     power = np.abs(np.fft.rfft(clips.astype(np.float64), axis=1)) ** 2
     high_share = power[:, 2500:].sum(axis=1) / power.sum(axis=1)  # bins are 1 Hz apart
     assert (high_share[groups == 1] > 0.9).all() and (high_share[groups == 0] < 0.1).all()  # a mix: ~0.25 or more
-    again = mix_words(bank, n_clips=200, seed=0, groups={"a": 0, "b": 0, "c": 1})
+    again = mix_words(bank, n_clips=200, random_state=0, groups={"a": 0, "b": 0, "c": 1})
     assert np.array_equal(again[0], clips) and np.array_equal(again[2], groups)
 
 
@@ -71,29 +71,29 @@ def test_a_group_missing_a_word_is_named():
     bank = tone_bank(("a", "b"))
     bank["wow"] = bank["wow"][:1]  # only speaker a says it
     with pytest.raises(ValueError, match="'wow' by a speaker of voice group 1"):
-        mix_words(bank, n_clips=5, seed=0, groups={"a": 0, "b": 1})
+        mix_words(bank, n_clips=5, random_state=0, groups={"a": 0, "b": 1})
 
 
 def test_speaker_groups_keep_speakers_of_a_key_together():
     keys = {f"en+{v}/r{r}": v for v in ("m1", "m2", "f1", "f2", "f3") for r in (150, 170)}
-    groups = speaker_groups(keys, n_groups=3, seed=0)
+    groups = speaker_groups(keys, n_groups=3, random_state=0)
     assert set(groups.values()) == {0, 1, 2}
     for variant in ("m1", "m2", "f1", "f2", "f3"):
         assert groups[f"en+{variant}/r150"] == groups[f"en+{variant}/r170"]
-    assert set(speaker_groups(keys, n_groups=10, seed=0).values()) == set(range(5))  # at most one per key
+    assert set(speaker_groups(keys, n_groups=10, random_state=0).values()) == set(range(5))  # at most one per key
 
 
 def test_mix_words_needs_every_word():
     bank = tone_bank()
     del bank["wow"]
     with pytest.raises(ValueError, match="wow"):
-        mix_words(bank, n_clips=5, seed=0)
+        mix_words(bank, n_clips=5, random_state=0)
 
 
 def test_write_dataset_layout(tmp_path):
     out = tmp_path / "data"
     train_bank, test_bank = tone_bank(("a", "b")), tone_bank(("c",))
-    assert write_dataset(out, train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0) == out
+    assert write_dataset(out, train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, random_state=0) == out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no temp folder left
     assert sorted(p.name for p in out.iterdir()) == [
         "submission.csv", "test", "test_answer.csv", "train", "train_answer.csv", "train_words",
@@ -116,14 +116,14 @@ def test_write_dataset_layout(tmp_path):
     template = pd.read_csv(out / "submission.csv")
     assert list(template.columns) == ["id"] + WORDS
     assert template["id"].tolist() == list(range(5)) and (template[WORDS].to_numpy() == 0).all()
-    # The same seed writes the same clips.
-    again = write_dataset(tmp_path / "again", train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, seed=0)
+    # The same random state writes the same clips.
+    again = write_dataset(tmp_path / "again", train_bank=train_bank, test_bank=test_bank, n_train=12, n_test=5, random_state=0)
     assert (out / "train" / "train_00003.wav").read_bytes() == (again / "train" / "train_00003.wav").read_bytes()
 
 
 def test_saved_words_mix_fresh_clips_of_their_labels_from_chosen_groups(tmp_path):
     bank = {w: [(s, a if s == "loud" else 0 * a) for s, a in u] for w, u in tone_bank(("loud", "silent")).items()}
-    out = write_dataset(tmp_path / "data", train_bank=bank, test_bank=tone_bank(("c",)), n_train=4, n_test=2, seed=0,
+    out = write_dataset(tmp_path / "data", train_bank=bank, test_bank=tone_bank(("c",)), n_train=4, n_test=2, random_state=0,
                         train_groups={"loud": 1, "silent": 0})
     words = WordMixer.load(out)
     assert list(words.groups) == ["0", "1"]
@@ -169,7 +169,7 @@ def test_write_dataset_refuses_non_empty_folder(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="data"):
-        write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, seed=0)
+        write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, random_state=0)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
 
@@ -177,7 +177,7 @@ def test_write_dataset_refuses_non_empty_folder(tmp_path):
 def test_write_dataset_accepts_empty_folder(tmp_path):
     out = tmp_path / "data"
     out.mkdir()
-    write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, seed=0)
+    write_dataset(out, train_bank=tone_bank(), test_bank=tone_bank(), n_train=2, n_test=2, random_state=0)
     assert (out / "train" / "train_00001.wav").is_file()
 
 
@@ -185,12 +185,12 @@ def test_failed_write_leaves_nothing(tmp_path):
     test_bank = tone_bank()
     del test_bank["zero"]  # fails after the train side is written
     with pytest.raises(ValueError, match="zero"):
-        write_dataset(tmp_path / "data", train_bank=tone_bank(), test_bank=test_bank, n_train=3, n_test=3, seed=0)
+        write_dataset(tmp_path / "data", train_bank=tone_bank(), test_bank=test_bank, n_train=3, n_test=3, random_state=0)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_make_embedded_dataset(tmp_path):
-    sizes = dict(n_train=6, n_test=3, seed=0, n_train_speakers=3, n_test_speakers=2)
+    sizes = dict(n_train=6, n_test=3, random_state=0, n_train_speakers=3, n_test_speakers=2)
     out = make_embedded_dataset(tmp_path / "data", **sizes)
     voices = json.loads((out / "voices.json").read_text())
     assert len(voices["train"]) == 3 and len(voices["test"]) == 2
@@ -230,19 +230,27 @@ def test_load_word_folder_errors(corpus):
 
 def test_split_bank_by_speaker():
     bank = tone_bank(("a", "b", "c", "d", "e"))
-    train, test = split_bank_by_speaker(bank, test_fraction=0.4, seed=0)
+    train, test = split_bank_by_speaker(bank, test_fraction=0.4, random_state=0)
     train_speakers = {name for u in train.values() for name, _ in u}
     test_speakers = {name for u in test.values() for name, _ in u}
     assert len(test_speakers) == 2 and train_speakers | test_speakers == set("abcde")
     assert not train_speakers & test_speakers
     for word in WORDS:
         assert len(train[word]) + len(test[word]) == len(bank[word])
-    again = split_bank_by_speaker(bank, test_fraction=0.4, seed=0)[1]
+    again = split_bank_by_speaker(bank, test_fraction=0.4, random_state=0)[1]
     assert {name for u in again.values() for name, _ in u} == test_speakers
 
 
 def test_cli_from_word_folder(corpus, tmp_path, capsys):
-    main(["--out", str(tmp_path / "data"), "--train", "4", "--test", "2", "--seed", "3", "--words-from", str(corpus)])
+    main(["--out", str(tmp_path / "data"), "--train", "4", "--test", "2", "--random-state", "3", "--words-from", str(corpus)])
     assert "wrote" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "data" / "train_answer.csv")) == 4
     assert set(pd.read_csv(tmp_path / "data" / "train_groups.csv")["group"]) <= {0, 1}  # 2 training speakers
+
+
+def test_cli_takes_the_old_name_of_random_state(corpus, tmp_path, capsys):
+    for option, folder in (("--random-state", "new"), ("--seed", "old")):
+        main(["--out", str(tmp_path / folder), "--train", "4", "--test", "2", option, "3", "--words-from", str(corpus)])
+    assert "--seed is now called --random-state" in capsys.readouterr().err
+    for name in ("train_answer.csv", "test_answer.csv"):
+        assert (tmp_path / "new" / name).read_bytes() == (tmp_path / "old" / name).read_bytes()

@@ -17,7 +17,7 @@ from utils.train.calibration import IDENTITY
 
 
 @pytest.mark.parametrize("recipe, rows_per_clip, shape", [
-    ("seed", 4, (98, 221)), ("kit", 1, (16000,)), ("mel_tcn", 1, (101, 40)),
+    ("seed", 4, (98, 221)), ("wave_resnet", 1, (16000,)), ("mel_tcn", 1, (101, 40)),
 ])
 def test_training_data_of_each_recipe(dacon_folder, tmp_path, recipe, rows_per_clip, shape):
     data = prepare_training(dacon_folder, get_profile("smoke"), recipe, cache_dir=tmp_path)
@@ -26,12 +26,12 @@ def test_training_data_of_each_recipe(dacon_folder, tmp_path, recipe, rows_per_c
     np.testing.assert_array_equal(data.targets[-12:], data.answers)
 
 
-def test_kit_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):
+def test_wave_resnet_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):
     profile = get_profile("smoke")
-    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    data = prepare_training(dacon_folder, profile, "wave_resnet", cache_dir=tmp_path)
     net, history = train_on_split(
         data, profile, train_idx=np.arange(8), val_idx=np.arange(8, 12), epochs=1, model_path=tmp_path / "m.keras",
-        seed=0,
+        random_state=0,
     )
     assert history.epoch == [0]
     p = predict_clips([net], data.clips, data.recipe, rows=np.arange(8, 12))
@@ -49,7 +49,7 @@ def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_f
     assert data.features.dtype == np.float16 and data.words is None  # the folder has no saved words
     net, history = train_on_split(
         data, profile, train_idx=np.arange(8), val_idx=np.arange(8, 12), epochs=2, model_path=tmp_path / "m.keras",
-        seed=0,
+        random_state=0,
     )
     assert history.epoch == [0, 1] and net.name == "tc_resnet"
     p = predict_clips([net], data.clips, data.recipe, rows=np.arange(8, 12))
@@ -60,10 +60,10 @@ def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_f
 
 def test_mel_tcn_trains_by_clips_seen_on_all_the_clips():
     profile = get_profile("standard")
-    assert profile.train_clips("mel") is None and profile.train_clips("kit") == 1500
-    assert profile.passes_per_epoch("mel", clips=8000) == 2 and profile.passes_per_epoch("kit", clips=1200) == 1
+    assert profile.train_clips("mel") is None and profile.train_clips("wave") == 1500
+    assert profile.passes_per_epoch("mel", clips=8000) == 2 and profile.passes_per_epoch("wave", clips=1200) == 1
     assert profile.epochs_for("mel", fold=False, clips=16000) == 19  # 300,000 clips seen, in whole epochs
-    assert profile.epochs_for("kit", fold=True, clips=1000) == 10
+    assert profile.epochs_for("wave", fold=True, clips=1000) == 10
 
 
 def test_seed_recipe_is_never_calibrated():
@@ -105,7 +105,7 @@ def test_a_trained_fold_is_saved_and_reused(dacon_folder, tmp_path, monkeypatch)
 
     monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path / "models")
     profile = get_profile("smoke")
-    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    data = prepare_training(dacon_folder, profile, "wave_resnet", cache_dir=tmp_path)
     test_clips = data.clips[:3]
     first = train_fold(data, profile, 1, folds=3, test_clips=test_clips)
     assert first["oof"].shape == (4, 30) and first["test"].shape == (3, 30)
@@ -130,7 +130,7 @@ def test_a_fold_holds_out_whole_voice_groups(dacon_folder, tmp_path, monkeypatch
     groups = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
     pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
     profile = get_profile("smoke")
-    data = prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path)
+    data = prepare_training(dacon_folder, profile, "wave_resnet", cache_dir=tmp_path)
     np.testing.assert_array_equal(data.groups, groups.astype(str))
 
     class Split(Exception):
@@ -157,18 +157,18 @@ def test_fresh_mixtures_take_only_the_voices_being_trained_on(dacon_folder, tmp_
     pd.DataFrame({"id": np.arange(12), "group": groups}).to_csv(dacon_folder / "train_groups.csv", index=False)
     write_word_bank(dacon_folder / "train_words", tone_bank(tuple("abcdef")), dict(zip("abcdef", range(6))))
     profile = get_profile("smoke")
-    data = prepare_training(dacon_folder, profile, "kit_fresh", cache_dir=tmp_path)
+    data = prepare_training(dacon_folder, profile, "wave_resnet_fresh", cache_dir=tmp_path)
     assert list(data.words.groups) == ["0", "1", "2", "3", "4", "5"]
     seen = {}
-    monkeypatch.setattr(pipeline, "train_model", lambda *args, settings, **kwargs: seen.setdefault("kit", settings.augment))
-    train_on_split(prepare_training(dacon_folder, profile, "kit", cache_dir=tmp_path), profile,
-                   train_idx=np.arange(10), val_idx=np.arange(10, 12), epochs=1, model_path=tmp_path / "m.keras", seed=0)
-    assert seen["kit"].words is None  # the kit recipe makes no fresh mixtures
+    monkeypatch.setattr(pipeline, "train_model", lambda *args, settings, **kwargs: seen.setdefault("wave_resnet", settings.augment))
+    train_on_split(prepare_training(dacon_folder, profile, "wave_resnet", cache_dir=tmp_path), profile,
+                   train_idx=np.arange(10), val_idx=np.arange(10, 12), epochs=1, model_path=tmp_path / "m.keras", random_state=0)
+    assert seen["wave_resnet"].words is None  # wave_resnet makes no fresh mixtures
     monkeypatch.setattr(pipeline, "train_model", lambda *args, settings, **kwargs: seen.setdefault("augment", settings.augment))
     train_on_split(data, profile, train_idx=np.flatnonzero(groups != 2), val_idx=np.flatnonzero(groups == 2),
-                   epochs=1, model_path=tmp_path / "m.keras", seed=0)
+                   epochs=1, model_path=tmp_path / "m.keras", random_state=0)
     assert list(seen["augment"].words.groups) == ["0", "1", "3", "4", "5"]
-    assert get_recipe("kit_fresh").augment.words is None  # the recipe itself is left as it was
+    assert get_recipe("wave_resnet_fresh").augment.words is None  # the recipe itself is left as it was
 
 
 def test_embedded_data_from_an_older_version_is_used_with_a_note(dacon_folder, monkeypatch, capsys):

@@ -18,22 +18,22 @@ def test_every_recipe_names_a_network_and_is_sized_by_every_profile(name):
 
 def test_only_the_seed_trains_on_an_offline_set_of_copies():
     assert get_recipe("seed").copies == 4 and get_recipe("seed").train_transform is None
-    for name in ("kit", "kit_fresh", "mel_tcn"):
+    for name in ("wave_resnet", "wave_resnet_fresh", "mel_tcn"):
         assert get_recipe(name).copies == 1 and get_recipe(name).train_transform is not None
 
 
-@pytest.mark.parametrize("name, rate", [("seed", 22050), ("kit", 16000), ("mel_tcn", 16000)])
+@pytest.mark.parametrize("name, rate", [("seed", 22050), ("wave_resnet", 16000), ("mel_tcn", 16000)])
 def test_examples_are_the_clip_and_three_augmented_versions(name, rate):
-    clip = tone_clips(1, seed=0)[0][0]
+    clip = tone_clips(1, random_state=0)[0][0]
     names, maps, waves, sample_rate = get_recipe(name).examples(clip, np.random.default_rng(0))
     assert len(names) == len(maps) == len(waves) == 4 and sample_rate == rate
     assert maps.ndim == 3 and np.isfinite(maps).all() and np.isfinite(waves).all()
     assert not np.array_equal(maps[0], maps[1])  # augmented
 
 
-@pytest.mark.parametrize("name", ["seed", "kit", "mel_tcn"])
+@pytest.mark.parametrize("name", ["seed", "wave_resnet", "mel_tcn"])
 def test_clip_feature_maps_are_one_map_per_clip(name):
-    clips = tone_clips(2, seed=1)[0]
+    clips = tone_clips(2, random_state=1)[0]
     maps = get_recipe(name).clip_feature_maps(clips)
     assert maps.shape[0] == 2 and maps.ndim == 3 and np.isfinite(maps).all()
 
@@ -42,12 +42,12 @@ def test_fresh_mixtures_come_only_from_recipes_that_train_on_them(dacon_folder):
     write_word_bank(dacon_folder / "train_words", tone_bank(), None)
     rng = np.random.default_rng(0)
     assert get_recipe("seed").fresh_examples(dacon_folder, rng) is None
-    assert get_recipe("kit").fresh_examples(dacon_folder, rng) is None
-    names, maps, waves, rate = get_recipe("kit_fresh").fresh_examples(dacon_folder, rng)
+    assert get_recipe("wave_resnet").fresh_examples(dacon_folder, rng) is None
+    names, maps, waves, rate = get_recipe("wave_resnet_fresh").fresh_examples(dacon_folder, rng)
     assert len(names) == 3 and maps.shape[0] == 3 and waves.shape == (3, 16000) and rate == 16000
     assert all(len(n.split(" + ")) == 4 for n in names)  # four words each
 
 
 def test_no_saved_words_no_fresh_mixtures(dacon_folder):
-    assert get_recipe("kit_fresh").fresh_examples(dacon_folder, np.random.default_rng(0)) is None
-    assert get_recipe("kit_fresh").load_words(dacon_folder) is None
+    assert get_recipe("wave_resnet_fresh").fresh_examples(dacon_folder, np.random.default_rng(0)) is None
+    assert get_recipe("wave_resnet_fresh").load_words(dacon_folder) is None

@@ -13,8 +13,8 @@ from utils.registry import names
 
 @pytest.mark.parametrize("pick, kind, valid", [
     (get_profile, "profile", "smoke, standard, full"),
-    (get_recipe, "recipe", "mel_tcn, kit, kit_fresh, seed"),
-    (build_model, "network", "seed_cnn, kit_resnet"),
+    (get_recipe, "recipe", "mel_tcn, wave_resnet, wave_resnet_fresh, seed"),
+    (build_model, "network", "seed_cnn, logmel_resnet"),
 ])
 def test_an_unknown_name_is_refused_with_the_valid_ones(pick, kind, valid):
     with pytest.raises(ValueError, match=f"unknown {kind} 'nope'; expected one of {valid}"):
@@ -24,9 +24,9 @@ def test_an_unknown_name_is_refused_with_the_valid_ones(pick, kind, valid):
 def test_the_command_line_lists_the_names_run_all_offers():
     listed = subprocess.run([sys.executable, "-m", "utils.registry", "recipes"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
-    assert listed == names("recipes") == ["mel_tcn", "kit", "kit_fresh", "seed"]
+    assert listed == names("recipes") == ["mel_tcn", "wave_resnet", "wave_resnet_fresh", "seed"]
     usage = subprocess.run(["bash", "run_all.sh", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
-    assert "[--recipe mel_tcn|kit|kit_fresh|seed]" in usage and "[--profile smoke|standard|full]" in usage
+    assert "[--recipe mel_tcn|wave_resnet|wave_resnet_fresh|seed]" in usage and "[--profile smoke|standard|full]" in usage
 
 
 def test_an_unknown_kind_is_refused():
@@ -45,3 +45,15 @@ def test_the_map_of_utils_names_every_folder_and_module():
     for room in rooms:  # each module of a room named in its row
         assert [p.name for p in (utils / room).glob("*.py") if not p.name.startswith("__")
                 and p.name not in text] == [], room
+
+
+def test_an_old_name_still_works_and_names_the_new_one(capsys):
+    from utils.recipes.networks import MODELS
+    from utils.runner import parse
+
+    with pytest.warns(FutureWarning, match="recipe 'kit' is now called 'wave_resnet'"):
+        assert get_recipe("kit") is get_recipe("wave_resnet")
+    with pytest.warns(FutureWarning, match="network 'kit_resnet' is now called 'logmel_resnet'"):
+        assert MODELS.pick("kit_resnet") is MODELS.pick("logmel_resnet")
+    assert parse(["--profile", "smoke", "--recipe", "kit_fresh"]).recipe == "wave_resnet_fresh"
+    assert "recipe 'kit_fresh' is now called 'wave_resnet_fresh'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Reproducibility: the same seed and profile give a byte-identical submission on CPU (the default recipe)."""
+"""Reproducibility: the same random state and profile give a byte-identical submission on CPU (the default recipe)."""
 import os
 import shutil
 import subprocess
@@ -16,7 +16,7 @@ COMPARED = ["submission.csv", "val_predictions.npy", "oof_predictions.npy", "tes
 
 
 def start_smoke_run(kit: Path, data: Path) -> subprocess.Popen:
-    """Start notebooks 02..06 of the smoke profile in ``kit`` on ``data``."""
+    """Start notebooks 02..06 of the smoke profile in ``wave_resnet`` on ``data``."""
     return subprocess.Popen(
         ["bash", "run_all.sh", "--profile", "smoke", "--data", str(data), "--from", "02"],
         cwd=kit, env={**os.environ, "PYTHON": sys.executable}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -24,8 +24,8 @@ def start_smoke_run(kit: Path, data: Path) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_same_seed_and_profile_give_the_same_submission(tmp_path):
-    data = write_dacon_folder(tmp_path / "data", n_train=40, n_test=10, seed=0)
+def test_same_random_state_and_profile_give_the_same_submission(tmp_path):
+    data = write_dacon_folder(tmp_path / "data", n_train=40, n_test=10, random_state=0)
     kits = [tmp_path / name for name in ("first", "second")]
     for kit in kits:
         shutil.copytree(PROJECT_ROOT, kit, ignore=IGNORE)

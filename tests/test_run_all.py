@@ -80,7 +80,7 @@ def test_smoke_submission_is_valid_for_the_template(smoke_run, kit):
 
 @pytest.mark.slow
 def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_path):
-    unseen = write_dacon_folder(tmp_path / "unseen", n_train=2, n_test=7, seed=5)
+    unseen = write_dacon_folder(tmp_path / "unseen", n_train=2, n_test=7, random_state=5)
     (unseen / "test_answer.csv").unlink()
     template = pd.read_csv(unseen / "submission.csv").sample(frac=1, random_state=0)
     template.to_csv(unseen / "submission.csv", index=False)

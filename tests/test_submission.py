@@ -17,8 +17,8 @@ from utils.results.submission import (
 )
 
 
-def probabilities(n, seed=0):
-    return np.random.default_rng(seed).dirichlet(np.ones(30), size=n)
+def probabilities(n, random_state=0):
+    return np.random.default_rng(random_state).dirichlet(np.ones(30), size=n)
 
 
 def test_submission_follows_template_order():

@@ -55,9 +55,9 @@ def test_speaker_names():
 
 
 def test_split_speakers_is_deterministic_with_unseen_test_variants():
-    train, test = split_speakers(n_train=200, n_test=50, seed=7)
-    assert (train, test) == split_speakers(n_train=200, n_test=50, seed=7)
-    assert (train, test) != split_speakers(n_train=200, n_test=50, seed=8)
+    train, test = split_speakers(n_train=200, n_test=50, random_state=7)
+    assert (train, test) == split_speakers(n_train=200, n_test=50, random_state=7)
+    assert (train, test) != split_speakers(n_train=200, n_test=50, random_state=8)
     assert len(train) == len(set(train)) == 200 and len(test) == len(set(test)) == 50
     train_variants, test_variants = {s.variant for s in train}, {s.variant for s in test}
     assert not train_variants & test_variants
@@ -77,7 +77,7 @@ def test_trim_silence():
 
 
 def test_build_word_bank_has_every_word_from_every_speaker_reproducibly():
-    speakers, _ = split_speakers(n_train=3, n_test=1, seed=0)
+    speakers, _ = split_speakers(n_train=3, n_test=1, random_state=0)
     bank = build_word_bank(speakers)
     assert list(bank) == WORDS
     for word, utterances in bank.items():

@@ -8,14 +8,14 @@ from utils.train.splits import copy_rows, holdout_split, kfold_splits
 
 
 def test_holdout_split_is_80_20_and_disjoint():
-    train, val = holdout_split(100, seed=1)
+    train, val = holdout_split(100, random_state=1)
     assert len(train) == 80 and len(val) == 20
     assert not set(train) & set(val)
 
 
 @pytest.mark.parametrize("folds", [2, 3, 5])
 def test_kfold_validates_every_clip_once(folds):
-    splits = kfold_splits(23, folds=folds, seed=0)
+    splits = kfold_splits(23, folds=folds, random_state=0)
     val = np.concatenate([v for _, v in splits])
     assert sorted(val) == list(range(23))
     for train, v in splits:
@@ -34,7 +34,7 @@ def test_copy_rows_picks_every_copy_of_a_clip():
 def test_batches_serve_requested_rows_as_float32():
     x = np.arange(10 * 4 * 3, dtype=np.float16).reshape(10, 4, 3)
     y = np.eye(10, 30, dtype=np.float32)
-    batches = FeatureBatches(x, np.array([7, 2, 5]), targets=y, batch_size=2, shuffle=True, seed=0)
+    batches = FeatureBatches(x, np.array([7, 2, 5]), targets=y, batch_size=2, shuffle=True, random_state=0)
     seen = []
     for i in range(len(batches)):
         xb, yb = batches[i]
@@ -53,7 +53,7 @@ def test_augmented_batches_do_not_depend_on_the_order_they_are_made_in():
     y = np.full((40, 30), 1 / 30, dtype=np.float32)
 
     def batches():
-        return FeatureBatches(x, np.arange(40), targets=y, batch_size=8, shuffle=True, seed=5,
+        return FeatureBatches(x, np.arange(40), targets=y, batch_size=8, shuffle=True, random_state=5,
                               transform=lambda b: b.astype(np.float32) / 32768, augment=WaveAugment(), workers=4)
 
     forward = [batches()[i] for i in range(5)]
@@ -69,14 +69,14 @@ def test_augmented_batches_do_not_depend_on_the_order_they_are_made_in():
 
 def test_grouped_holdout_keeps_whole_groups_out():
     groups = np.repeat(np.arange(10), 7)
-    train, val = holdout_split(70, seed=3, groups=groups)
+    train, val = holdout_split(70, random_state=3, groups=groups)
     assert len(np.unique(groups[val])) == 2  # 20% of the groups
     assert not set(groups[train]) & set(groups[val]) and len(train) + len(val) == 70
 
 
 def test_grouped_folds_validate_each_group_once():
     groups = np.random.default_rng(0).integers(0, 7, size=60)
-    splits = kfold_splits(60, folds=3, seed=1, groups=groups)
+    splits = kfold_splits(60, folds=3, random_state=1, groups=groups)
     seen = np.concatenate([val for _, val in splits])
     assert sorted(seen) == list(range(60))
     for train, val in splits:
@@ -93,10 +93,10 @@ def test_too_few_groups_fall_back_to_a_split_by_clip():
 
 def test_grouped_splits_balance_clips_not_groups():
     groups = np.repeat(["a", "b", "c", "d", "e", "f"], [40, 5, 5, 5, 5, 40])
-    for seed in range(5):
-        train, val = holdout_split(100, seed=seed, groups=groups)
+    for random_state in range(5):
+        train, val = holdout_split(100, random_state=random_state, groups=groups)
         assert 5 <= len(val) <= 40 and not set(groups[train]) & set(groups[val])
-    sizes = [len(val) for _, val in kfold_splits(100, folds=2, seed=0, groups=groups)]
+    sizes = [len(val) for _, val in kfold_splits(100, folds=2, random_state=0, groups=groups)]
     assert sizes == [50, 50]
 
 
@@ -107,7 +107,7 @@ def test_train_model_saves_best_model_and_predicts(tmp_path):
     path = tmp_path / "m.keras"
     model, history = train_model(
         "seed_cnn", x, y, train_rows=np.arange(8), val_rows=np.arange(8, 12), model_path=path,
-        settings=TrainSettings(epochs=1, batch_size=4, patience=1, seed=0, verbose=0),
+        settings=TrainSettings(epochs=1, batch_size=4, patience=1, random_state=0, verbose=0),
     )
     assert path.is_file() and not list(tmp_path.glob(".*"))
     assert history.epoch == [0] and "val_loss" in history.history
@@ -133,7 +133,7 @@ def test_interrupted_training_resumes_from_its_last_epoch(tmp_path, monkeypatch)
     x = rng.normal(size=(12, 98, 221)).astype(np.float16)
     y = rng.dirichlet(np.ones(30), size=12).astype(np.float32)
     args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12), model_path=tmp_path / "m.keras",
-                settings=TrainSettings(epochs=4, batch_size=4, patience=10, seed=0, verbose=0))
+                settings=TrainSettings(epochs=4, batch_size=4, patience=10, random_state=0, verbose=0))
     original_fit = keras.Model.fit
 
     def crashing_fit(self, *a, callbacks=(), **k):
@@ -160,7 +160,7 @@ def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_would(tmp_path
         return batch, targets
 
     args = dict(train_rows=np.arange(8), val_rows=np.arange(8, 12),
-                settings=TrainSettings(epochs=4, batch_size=4, patience=10, seed=0, verbose=0, augment=spy))
+                settings=TrainSettings(epochs=4, batch_size=4, patience=10, random_state=0, verbose=0, augment=spy))
     train_model("seed_cnn", x, y, model_path=tmp_path / "whole.keras", **args)
     uninterrupted, served[:] = list(served), []
     original_fit = keras.Model.fit
@@ -178,6 +178,6 @@ def test_a_resumed_run_trains_on_the_batches_an_uninterrupted_run_would(tmp_path
 def test_group_splits_do_not_depend_on_how_labels_are_spelt():
     groups = np.repeat(np.arange(8), 5)[np.random.default_rng(1).permutation(40)]
     spelt = np.array([f"speaker-{'zyxwvuts'[g]}" for g in groups])  # sorts in the opposite order
-    np.testing.assert_array_equal(holdout_split(40, seed=3, groups=groups)[1], holdout_split(40, seed=3, groups=spelt)[1])
-    for (_, a), (_, b) in zip(kfold_splits(40, folds=3, seed=3, groups=groups), kfold_splits(40, folds=3, seed=3, groups=spelt)):
+    np.testing.assert_array_equal(holdout_split(40, random_state=3, groups=groups)[1], holdout_split(40, random_state=3, groups=spelt)[1])
+    for (_, a), (_, b) in zip(kfold_splits(40, folds=3, random_state=3, groups=groups), kfold_splits(40, folds=3, random_state=3, groups=spelt)):
         np.testing.assert_array_equal(a, b)

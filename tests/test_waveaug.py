@@ -37,7 +37,7 @@ def test_remix_averages_waves_and_truths_and_keeps_sums():
     assert not np.shares_memory(mixed_w, waves)
 
 
-def test_augment_keeps_shapes_and_is_deterministic_for_a_seed():
+def test_augment_keeps_shapes_and_is_deterministic_for_a_random_state():
     waves = np.stack([tone(300 + 100 * i) for i in range(6)]) * 0.5
     targets = np.full((6, 30), 1 / 30, dtype=np.float32)
     augment = WaveAugment()

@@ -41,7 +41,7 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
     path = embedded_data_dir(profile.name)
     if not path.is_dir():
         print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
-        make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, seed=profile.seed)
+        make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, random_state=profile.random_state)
     else:
         lacks = [what for what, name in (("voice groups (validation splits by clip)", "train_groups.csv"),
                                          ("saved words (no fresh mixtures)", WORDS_FOLDER))
@@ -75,8 +75,8 @@ def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cach
     n = min(profile.train_clips(recipe.family) or len(ids), len(ids))
     groups = read_groups(data_dir, ids)
     features = recipe.training_inputs(
-        clips, n=n, seed=profile.seed, cache_file=Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy",
-        key=key(Path(clips.filename).name, n, profile.seed, code_fingerprint()),
+        clips, n=n, random_state=profile.random_state, cache_file=Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy",
+        key=key(Path(clips.filename).name, n, profile.random_state, code_fingerprint()),
     )
     ids, clips, answers = ids[:n], clips[:n], answers[:n]
     groups = None if groups is None else groups[:n]
@@ -121,7 +121,7 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
 
 
 def train_on_split(
-    data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, model_path: Path, seed: int,
+    data: TrainingData, profile: Profile, *, train_idx: np.ndarray, val_idx: np.ndarray, model_path: Path, random_state: int,
     model_name: str = "", fold: bool = False, epochs: int = 0, time_limit: float | None = None, callbacks: tuple = (),
 ) -> tuple[keras.Model, keras.callbacks.History]:
     """Train the recipe's network (or ``model_name``) on some clips, validating on others (never their copies).
@@ -142,7 +142,7 @@ def train_on_split(
         groups = None if data.groups is None else np.unique(data.groups[train_idx])
         augment = dataclasses.replace(augment, words=data.words.restricted(groups))
     settings = TrainSettings(
-        epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience, seed=seed,
+        epochs=epochs, batch_size=max(profile.batch_size, recipe.batch_size), patience=profile.patience, random_state=random_state,
         optimizer=recipe.optimizer, transform=recipe.train_transform, augment=augment,
         mixed_precision=recipe.mixed_precision, time_limit=time_limit, cpu_op_threads=recipe.cpu_op_threads,
     )
@@ -232,10 +232,10 @@ def train_fold(
         saved = np.load(path)
         if str(saved["key"]) == fold:
             return {name: saved[name] for name in ("val_idx", "oof", "test", "epochs_run")}
-    train_idx, val_idx = kfold_splits(data.n, folds=folds, seed=profile.seed, groups=data.groups)[k]
+    train_idx, val_idx = kfold_splits(data.n, folds=folds, random_state=profile.random_state, groups=data.groups)[k]
     net, history = train_on_split(
         data, profile, train_idx=train_idx, val_idx=val_idx, fold=True,
-        model_path=MODELS_DIR / f"fold_{k}.keras", seed=profile.seed + k, model_name=model_name,
+        model_path=MODELS_DIR / f"fold_{k}.keras", random_state=profile.random_state + k, model_name=model_name,
     )
     result = {
         "val_idx": val_idx, "oof": predict_clips([net], data.clips, data.recipe, rows=val_idx),

@@ -29,7 +29,7 @@ class Profile:
     folds: int
     patience: int
     batch_size: int
-    seed: int
+    random_state: int
     deviations: str  # how this profile departs from the seed recipe as written
 
     def train_clips(self, family: str) -> int | None:
@@ -43,9 +43,9 @@ class Profile:
     def epochs_for(self, family: str, *, fold: bool, clips: int) -> int:
         """Epochs for one model of a recipe family: the holdout model (04) or a fold model (05).
 
-        ``clips`` is the number of training rows per epoch. The kit sees each
+        ``clips`` is the number of training rows per epoch. The wave family sees each
         clip once per epoch (augmented afresh), the seed four times (its
-        offline copies), so the kit gets more, shorter epochs; mel_tcn's runs
+        offline copies), so it gets more, shorter epochs; mel_tcn's runs
         are sized by clips seen.
         """
         plan = self.training[family]
@@ -58,27 +58,27 @@ class Profile:
 PROFILES: Registry[Profile] = Registry("profile", {
     "smoke": Profile(
         name="smoke", n_train=1000, n_test=200,
-        training={"seed": Training(240, epochs=2, fold_epochs=1), "kit": Training(240, epochs=2, fold_epochs=1),
+        training={"seed": Training(240, epochs=2, fold_epochs=1), "wave": Training(240, epochs=2, fold_epochs=1),
                   "mel": Training(None, clips_seen=24_000, fold_clips_seen=16_000, epoch_clips=8_000)},
-        folds=2, patience=10, batch_size=32, seed=42,
-        deviations="seed and kit: 240 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: all 1,000 clips, "
+        folds=2, patience=10, batch_size=32, random_state=42,
+        deviations="seed and wave_resnet: 240 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: all 1,000 clips, "
                    "24,000 clips seen (16,000 per fold), batch 128; 2 folds: a pipeline check",
     ),
     "standard": Profile(
         name="standard", n_train=10000, n_test=2000,
-        training={"seed": Training(1500, epochs=6, fold_epochs=3), "kit": Training(1500, epochs=20, fold_epochs=10),
+        training={"seed": Training(1500, epochs=6, fold_epochs=3), "wave": Training(1500, epochs=20, fold_epochs=10),
                   "mel": Training(None, clips_seen=300_000, fold_clips_seen=200_000, epoch_clips=16_000)},
-        folds=3, patience=10, batch_size=32, seed=42,
-        deviations="seed and kit: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), kit 20 (10 per fold); "
+        folds=3, patience=10, batch_size=32, random_state=42,
+        deviations="seed and wave_resnet: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), wave_resnet 20 (10 per fold); "
                    "mel_tcn: all 10,000 clips, 300,000 clips seen (200,000 per fold), batch 128; 3 folds: "
                    "about 30 minutes on a laptop CPU",
     ),
     "full": Profile(
         name="full", n_train=100_000, n_test=10_000,
-        training={"seed": Training(None, epochs=150, fold_epochs=150), "kit": Training(None, epochs=40, fold_epochs=40),
+        training={"seed": Training(None, epochs=150, fold_epochs=150), "wave": Training(None, epochs=40, fold_epochs=40),
                   "mel": Training(None, clips_seen=4_000_000, fold_clips_seen=4_000_000)},
-        folds=5, patience=10, batch_size=256, seed=42,
-        deviations="none: all clips, batch 256, up to 150 epochs (kit: 40; mel_tcn: 40 passes over the clips) "
+        folds=5, patience=10, batch_size=256, random_state=42,
+        deviations="none: all clips, batch 256, up to 150 epochs (wave_resnet: 40; mel_tcn: 40 passes over the clips) "
                    "with early stopping (patience 10)",
     ),
 })

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -18,12 +19,21 @@ SOURCES = {"profiles": ("utils.profiles", "PROFILES"), "recipes": ("utils.recipe
 class Registry(dict, Generic[T]):
     """A dict of names to things of one ``kind``, in the order they are shown to users."""
 
-    def __init__(self, kind: str, items: dict[str, T]):
+    def __init__(self, kind: str, items: dict[str, T], *, renamed: dict[str, str] | None = None):
         super().__init__(items)
         self.kind = kind
+        self.renamed = renamed or {}  # old name: new name, still accepted with a warning
+
+    def current(self, name: str) -> str:
+        """``name``, or its new name (with a FutureWarning) where it was renamed."""
+        if name in self.renamed:
+            warnings.warn(f"{self.kind} {name!r} is now called {self.renamed[name]!r}", FutureWarning, stacklevel=3)
+            return self.renamed[name]
+        return name
 
     def pick(self, name: str) -> T:
         """The thing called ``name``; a ValueError naming the valid names otherwise."""
+        name = self.current(name)
         if name not in self:
             raise ValueError(f"unknown {self.kind} {name!r}; expected one of {', '.join(self)}")
         return self[name]

@@ -29,8 +29,8 @@ USAGE = """Usage: ./run_all.sh [--profile {profiles}] [--recipe {recipes}] [--da
   --profile  run size (default: full when a GPU is visible, else standard)
   --recipe   mel_tcn (default): cached log-mel, fresh mixtures and voice changes in the mel
              domain, a temporal ResNet, calibration;
-             kit: in-model log-mel, on-the-fly waveform augmentation, 2-D ResNet, calibration;
-             kit_fresh: kit with fresh waveform mixtures of the dataset's saved words;
+             wave_resnet: in-model log-mel, on-the-fly waveform augmentation, 2-D ResNet, calibration;
+             wave_resnet_fresh: wave_resnet with fresh waveform mixtures of the dataset's saved words;
              seed: the 26th-place solution's recipe
   --data     a DACON-layout folder (default: the profile's embedded dataset, made under data/)
   --from     run notebook NN (01..06) and the ones after it even if unchanged, reusing what
@@ -75,7 +75,7 @@ def gpu_count() -> int:
 
 def parse(argv: list[str]) -> Options:
     """The options, checked; Refused names what is wrong."""
-    from utils.recipes import DEFAULT_RECIPE
+    from utils.recipes import DEFAULT_RECIPE, RECIPES
     from utils.registry import names
 
     profiles, recipes = names("profiles"), names("recipes")
@@ -95,6 +95,9 @@ def parse(argv: list[str]) -> Options:
     if profile not in profiles:
         raise Refused(f"unknown profile '{profile}' (expected one of: {' '.join(profiles)})")
     recipe = args.recipe or DEFAULT_RECIPE
+    if recipe in RECIPES.renamed:
+        print(f"note: recipe '{recipe}' is now called '{RECIPES.renamed[recipe]}'", file=sys.stderr)
+        recipe = RECIPES.renamed[recipe]
     if recipe not in recipes:
         raise Refused(f"unknown recipe '{recipe}' (expected one of: {' '.join(recipes)})")
     if args.start and not re.fullmatch(r"0[1-6]", args.start):

@@ -14,7 +14,7 @@ from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 TEST_SPEAKER_FRACTION = 0.2  # for folder corpora
 
 
-def speaker_groups(keys: Mapping[str, str], *, n_groups: int, seed: int) -> dict[str, int]:
+def speaker_groups(keys: Mapping[str, str], *, n_groups: int, random_state: int) -> dict[str, int]:
     """Speakers into about ``n_groups`` groups so that speakers sharing a key share a group.
 
     Parameters
@@ -27,7 +27,7 @@ def speaker_groups(keys: Mapping[str, str], *, n_groups: int, seed: int) -> dict
     """
     distinct = sorted(set(keys.values()))
     n_groups = min(n_groups, len(distinct))
-    order = np.random.default_rng(seed).permutation(len(distinct))
+    order = np.random.default_rng(random_state).permutation(len(distinct))
     group_of = {distinct[i]: position % n_groups for position, i in enumerate(order)}
     return {speaker: group_of[key] for speaker, key in keys.items()}
 
@@ -76,7 +76,7 @@ def load_word_folder(root: str | Path) -> WordBank:
     return bank
 
 
-def split_bank_by_speaker(bank: WordBank, *, test_fraction: float, seed: int) -> tuple[WordBank, WordBank]:
+def split_bank_by_speaker(bank: WordBank, *, test_fraction: float, random_state: int) -> tuple[WordBank, WordBank]:
     """Split a bank into train and test banks with disjoint speakers.
 
     About ``test_fraction`` of the speakers (at least one, and never all),
@@ -92,7 +92,7 @@ def split_bank_by_speaker(bank: WordBank, *, test_fraction: float, seed: int) ->
     if len(speakers) < 2:
         raise ValueError(f"need at least 2 speakers to split, found {len(speakers)}")
     n_test = min(max(1, round(test_fraction * len(speakers))), len(speakers) - 1)
-    order = np.random.default_rng(seed).permutation(len(speakers))
+    order = np.random.default_rng(random_state).permutation(len(speakers))
     test_speakers = {speakers[i] for i in order[:n_test]}
     train_bank = {w: [u for u in utterances if u[0] not in test_speakers] for w, utterances in bank.items()}
     test_bank = {w: [u for u in utterances if u[0] in test_speakers] for w, utterances in bank.items()}

@@ -3,7 +3,7 @@
 The library and its voice data come with the ``espeakng_loader`` wheel. A
 speaker is an English accent, a voice variant (from ``voices/!v``), a speaking
 rate and a pitch. The engine is started lazily, once per process, with a fixed
-random seed.
+random state.
 
 eSpeak keeps some state from one utterance to the next (pitch flutter, noise),
 so the same word said twice in one process differs slightly. build_word_bank
@@ -241,7 +241,7 @@ def _draw_speakers(rng: np.random.Generator, variants: Sequence[str], n: int) ->
     return list(speakers)
 
 
-def split_speakers(*, n_train: int, n_test: int, seed: int) -> tuple[list[Speaker], list[Speaker]]:
+def split_speakers(*, n_train: int, n_test: int, random_state: int) -> tuple[list[Speaker], list[Speaker]]:
     """Random train and test speakers whose voice variants do not overlap.
 
     About ``TEST_VARIANT_FRACTION`` of the variants, picked from ``seed``, are
@@ -252,7 +252,7 @@ def split_speakers(*, n_train: int, n_test: int, seed: int) -> tuple[list[Speake
     train_speakers : list of Speaker, length n_train
     test_speakers : list of Speaker, length n_test
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     variants = voice_variants()
     n_held = max(1, round(TEST_VARIANT_FRACTION * len(variants)))
     order = rng.permutation(len(variants))

@@ -14,7 +14,7 @@ The layout written (the kit's contract with its users)::
 Words come either from eSpeak NG (``utils.datagen.synth``) or from a folder-per-word
 corpus such as Google Speech Commands. Command line::
 
-    python -m utils.datagen --out DIR --train N --test N [--seed S] [--words-from CORPUS_DIR]
+    python -m utils.datagen --out DIR --train N --test N [--random-state S] [--words-from CORPUS_DIR]
 """
 from __future__ import annotations
 
@@ -72,16 +72,16 @@ def _flatten_bank(bank: WordBank, groups: Mapping[str, int] | None = None):
 
 
 def _iter_mix(
-    bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
+    bank: WordBank, *, n_clips: int, random_state: int, groups: Mapping[str, int] | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """mix_words in chunks of up to _CHUNK clips, same results, bounded memory; also yields each clip's group."""
     flat, starts, lengths, first, count, _ = _flatten_bank(bank, groups)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     mixes = draw_mixes(rng, n_clips, first, count, lengths, grouped=bool(groups))
-    noise_seeds = rng.integers(2**63, size=-(-n_clips // _CHUNK))
+    noise_states = rng.integers(2**63, size=-(-n_clips // _CHUNK))
     for chunk, start in enumerate(range(0, n_clips, _CHUNK)):
         rows = slice(start, min(start + _CHUNK, n_clips))
-        noise = np.random.default_rng(noise_seeds[chunk]).standard_normal((rows.stop - start, CLIP_SAMPLES),
+        noise = np.random.default_rng(noise_states[chunk]).standard_normal((rows.stop - start, CLIP_SAMPLES),
                                                                             dtype=np.float32)
         mix = render_mixes(flat, starts, mixes, rows, noise)
         clips = np.clip(np.rint(mix), -32767, 32767).astype(np.int16)
@@ -89,7 +89,7 @@ def _iter_mix(
 
 
 def mix_words(
-    bank: WordBank, *, n_clips: int, seed: int, groups: Mapping[str, int] | None = None
+    bank: WordBank, *, n_clips: int, random_state: int, groups: Mapping[str, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Overlap four different words per clip.
 
@@ -104,7 +104,7 @@ def mix_words(
     bank : WordBank
         Needs at least one utterance of every word in WORDS (in every group).
     n_clips : int
-    seed : int
+    random_state : int
     groups : mapping of speaker name to group number (0, 1, ...), optional
         Without it, any speaker goes with any other.
 
@@ -120,7 +120,7 @@ def mix_words(
     labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
     clip_groups = np.empty(n_clips, dtype=np.int64)
     done = 0
-    for chunk_clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, seed=seed, groups=groups):
+    for chunk_clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, random_state=random_state, groups=groups):
         rows = slice(done, done + len(chunk_clips))
         clips[rows], labels[rows], clip_groups[rows] = chunk_clips, chunk_labels, chunk_groups
         done += len(chunk_clips)
@@ -157,7 +157,7 @@ def _word_table(ids: np.ndarray, values: np.ndarray) -> pd.DataFrame:
     return table
 
 
-def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, seed: int,
+def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, random_state: int,
                 groups: Mapping[str, int] | None = None) -> None:
     """Write ``out_dir/side/side_00000.wav ...``, ``out_dir/side_answer.csv`` and, with groups, ``side_groups.csv``."""
     folder = out_dir / side
@@ -166,7 +166,7 @@ def _write_side(out_dir: Path, side: str, bank: WordBank, n_clips: int, seed: in
     labels = np.empty((n_clips, N_WORDS), dtype=np.float32)
     clip_groups = np.empty(n_clips, dtype=np.int64)
     done = 0
-    for clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, seed=seed, groups=groups):
+    for clips, chunk_labels, chunk_groups in _iter_mix(bank, n_clips=n_clips, random_state=random_state, groups=groups):
         for clip in clips:
             _write_wav(folder / f"{side}_{done:0{digits}d}.wav", clip)
             done += 1
@@ -184,7 +184,7 @@ def write_dataset(
     test_bank: WordBank,
     n_train: int,
     n_test: int,
-    seed: int,
+    random_state: int,
     train_groups: Mapping[str, int] | None = None,
     extra_json: Mapping[str, object] | None = None,
 ) -> Path:
@@ -203,7 +203,7 @@ def write_dataset(
     train_bank, test_bank : WordBank
     n_train, n_test : int
         Number of clips on each side, at least 1.
-    seed : int
+    random_state : int
     train_groups : mapping of speaker name to group number, optional
         Each training clip then takes its words from one group's speakers,
         and ``train_groups.csv`` records the group of every training clip.
@@ -220,9 +220,9 @@ def write_dataset(
     if n_train < 1 or n_test < 1:
         raise ValueError(f"need at least one clip per side, got n_train={n_train}, n_test={n_test}")
     with _building(out_dir) as tmp_dir:
-        train_seed, test_seed = (int(s) for s in np.random.SeedSequence(seed).generate_state(2))
-        _write_side(tmp_dir, "train", train_bank, n_train, train_seed, train_groups)
-        _write_side(tmp_dir, "test", test_bank, n_test, test_seed)
+        train_state, test_state = (int(s) for s in np.random.SeedSequence(random_state).generate_state(2))
+        _write_side(tmp_dir, "train", train_bank, n_train, train_state, train_groups)
+        _write_side(tmp_dir, "test", test_bank, n_test, test_state)
         write_word_bank(tmp_dir / WORDS_FOLDER, train_bank, train_groups)
         template = np.zeros((n_test, N_WORDS), dtype=np.int64)
         _word_table(np.arange(n_test), template).to_csv(tmp_dir / "submission.csv", index=False)
@@ -253,7 +253,7 @@ def make_embedded_dataset(
     *,
     n_train: int,
     n_test: int,
-    seed: int,
+    random_state: int,
     n_train_speakers: int = 400,
     n_test_speakers: int = 100,
 ) -> Path:
@@ -272,8 +272,8 @@ def make_embedded_dataset(
     """
     out_dir = Path(out_dir)
     check_free(out_dir)  # before the banks, which take a few seconds
-    train_speakers, test_speakers = split_speakers(n_train=n_train_speakers, n_test=n_test_speakers, seed=seed)
-    groups = speaker_groups({s.name: s.variant for s in train_speakers}, n_groups=VOICE_GROUPS, seed=seed)
+    train_speakers, test_speakers = split_speakers(n_train=n_train_speakers, n_test=n_test_speakers, random_state=random_state)
+    groups = speaker_groups({s.name: s.variant for s in train_speakers}, n_groups=VOICE_GROUPS, random_state=random_state)
     voices = {"train": [s.name for s in train_speakers], "test": [s.name for s in test_speakers], "groups": groups}
     return write_dataset(
         out_dir,
@@ -281,7 +281,7 @@ def make_embedded_dataset(
         test_bank=build_word_bank(test_speakers),
         n_train=n_train,
         n_test=n_test,
-        seed=seed,
+        random_state=random_state,
         train_groups=groups,
         extra_json={"voices.json": voices},
     )

@@ -1,6 +1,6 @@
 """What every recipe gives: model inputs from clips, the training set, and the pictures notebooks 01 to 03 show.
 
-Each kind of recipe is a subclass in its own module (seed.py, kit.py, mel_tcn.py).
+Each kind of recipe is a subclass in its own module (seed.py, wave.py, mel_tcn.py).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Recipe:
     """A way to train and predict; subclasses say how clips become model inputs."""
 
     name: str
-    family: str  # "seed", "kit" or "mel": how long the profiles train it
+    family: str  # "seed", "wave" or "mel": how long the profiles train it
     model: str  # default network, a name in utils.recipes.networks.MODELS
     augment: Callable | None = None  # (inputs, targets, rng) -> (inputs, targets), on training batches
     tta_shifts: tuple[int, ...] = (0,)  # circular shifts along the inputs' time axis whose predictions are averaged
@@ -53,7 +53,7 @@ class Recipe:
         """What turns rows of the training set into model inputs (None: they already are)."""
         return self.featurize
 
-    def training_inputs(self, clips: np.ndarray, *, n: int, seed: int, cache_file: Path, key: str) -> np.ndarray:
+    def training_inputs(self, clips: np.ndarray, *, n: int, random_state: int, cache_file: Path, key: str) -> np.ndarray:
         """What training reads rows from, for the first ``n`` of all the training ``clips``.
 
         ``cache_file`` and ``key`` are where a recipe that builds its training set keeps it, and what it was built for.

@@ -55,12 +55,12 @@ class SpecAugment(keras.layers.Layer):
     Input and output: (batch, frames, bins, channels).
     """
 
-    def __init__(self, *, time_masks=2, time_width=12, freq_masks=2, freq_width=8, seed=None, **kwargs):
+    def __init__(self, *, time_masks=2, time_width=12, freq_masks=2, freq_width=8, random_state=None, **kwargs):
         super().__init__(**kwargs)
         self.time_masks, self.time_width = int(time_masks), int(time_width)
         self.freq_masks, self.freq_width = int(freq_masks), int(freq_width)
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
+        self.random_state = random_state
+        self.generator = keras.random.SeedGenerator(random_state)
 
     def _band_mask(self, batch, size, count, width):
         """(batch, size) with 0 inside ``count`` random bands of up to ``width``, 1 elsewhere."""
@@ -83,7 +83,14 @@ class SpecAugment(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "time_masks": self.time_masks, "time_width": self.time_width,
-                "freq_masks": self.freq_masks, "freq_width": self.freq_width, "seed": self.seed}
+                "freq_masks": self.freq_masks, "freq_width": self.freq_width, "random_state": self.random_state}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "seed" in config:  # saved by an older version
+            config["random_state"] = config.pop("seed")
+        return cls(**config)
 
 
 

@@ -59,7 +59,7 @@ def _head(x, n_words: int) -> keras.KerasTensor:
     return layers.Activation("softmax", dtype="float32")(logits)
 
 
-def kit_resnet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
+def logmel_resnet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
                widths: tuple[int, ...] = (32, 64, 128, 256)) -> keras.Model:
     """A ResNet on log-mel features computed inside the model from the raw waveform.
 
@@ -75,7 +75,7 @@ def kit_resnet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
         x = _residual_block(x, filters, stride=1 if stage == 0 else 2)
         x = _residual_block(x, filters, stride=1)
     x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    return keras.Model(inputs, _head(x, n_words), name="kit_resnet")
+    return keras.Model(inputs, _head(x, n_words), name="logmel_resnet")
 
 
 def _dense_block(x, layers_in_block: int, growth: int):
@@ -86,7 +86,7 @@ def _dense_block(x, layers_in_block: int, growth: int):
     return x
 
 
-def kit_densenet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
+def logmel_densenet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS,
                  blocks: tuple[int, ...] = (4, 4, 4, 4), growth: int = 24) -> keras.Model:
     """A DenseNet on the same in-model log-mel: each layer sees every earlier layer's maps."""
     inputs = keras.Input(shape=input_shape)
@@ -100,10 +100,10 @@ def kit_densenet(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = 
             x = layers.AveragePooling2D(2)(x)
     x = layers.Activation("swish")(_norm()(x))
     x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    return keras.Model(inputs, _head(x, n_words), name="kit_densenet")
+    return keras.Model(inputs, _head(x, n_words), name="logmel_densenet")
 
 
-def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS) -> keras.Model:
+def wave1d_cnn(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_WORDS) -> keras.Model:
     """A 1D CNN on the raw waveform: strided convolutions learn their own filter bank."""
     inputs = keras.Input(shape=input_shape)
     x = layers.Reshape((*input_shape, 1))(inputs)
@@ -115,7 +115,7 @@ def kit_wave1d(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
             x = layers.Activation("swish")(_norm()(x))
         x = layers.MaxPooling1D(3)(x)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
-    return keras.Model(inputs, _head(x, n_words), name="kit_wave1d")
+    return keras.Model(inputs, _head(x, n_words), name="wave1d_cnn")
 
 
 def _temporal_block(x, filters: int, stride: int, kernel: int):
@@ -150,9 +150,9 @@ def tc_resnet(input_shape: tuple[int, ...] = (CLIP_FRAMES, N_MELS), n_words: int
 
 
 MODELS: Registry = Registry("network", {
-    "seed_cnn": seed_cnn, "kit_resnet": kit_resnet, "kit_densenet": kit_densenet, "kit_wave1d": kit_wave1d,
+    "seed_cnn": seed_cnn, "logmel_resnet": logmel_resnet, "logmel_densenet": logmel_densenet, "wave1d_cnn": wave1d_cnn,
     "tc_resnet": tc_resnet,
-})
+}, renamed={"kit_resnet": "logmel_resnet", "kit_densenet": "logmel_densenet", "kit_wave1d": "wave1d_cnn"})
 
 
 def build_model(name: str) -> keras.Model:

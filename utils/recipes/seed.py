@@ -26,8 +26,8 @@ class OfflineRecipe(Recipe):
     def train_transform(self) -> None:
         return None
 
-    def training_inputs(self, clips: np.ndarray, *, n: int, seed: int, cache_file: Path, key: str) -> np.ndarray:
-        return cached_array(cache_file, key, lambda path: build_seed_training_set(clips[:n], path, seed=seed))
+    def training_inputs(self, clips: np.ndarray, *, n: int, random_state: int, cache_file: Path, key: str) -> np.ndarray:
+        return cached_array(cache_file, key, lambda path: build_seed_training_set(clips[:n], path, random_state=random_state))
 
     def feature_maps(self, waves: np.ndarray) -> np.ndarray:
         """Log spectrograms of float waveforms at 22,050 Hz, the seed's rate."""

@@ -46,16 +46,16 @@ def seed_augmented_copies(audio: np.ndarray, rng: np.random.Generator) -> np.nda
     return np.stack([audio, add_noise(audio, rng), time_shift(audio), pitch_shift(audio, rng)])
 
 
-def _featurize_chunk(clips: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
+def _featurize_chunk(clips: np.ndarray, rows: np.ndarray, random_state: int) -> np.ndarray:
     audio = to_seed_rate(clips)
     copies = np.stack([
-        seed_augmented_copies(a, np.random.default_rng([seed, int(row)])) for a, row in zip(audio, rows)
+        seed_augmented_copies(a, np.random.default_rng([random_state, int(row)])) for a, row in zip(audio, rows)
     ])  # (chunk, 4, 22050)
     return seed_features(copies).astype(np.float16)
 
 
 def build_seed_training_set(
-    clips: np.ndarray, out_path: str | Path, *, seed: int, chunk: int = 64, n_jobs: int | None = None
+    clips: np.ndarray, out_path: str | Path, *, random_state: int, chunk: int = 64, n_jobs: int | None = None
 ) -> np.ndarray:
     """Featurise every clip and its three augmented copies into one array on disk.
 
@@ -84,7 +84,7 @@ def build_seed_training_set(
     row_bytes = np.dtype(np.float16).itemsize * int(np.prod(SEED_FEATURE_SHAPE))
     data_start = tmp.stat().st_size - rows * row_bytes
     starts = range(0, n, chunk)
-    jobs = (delayed(_featurize_chunk)(np.asarray(clips[s:s + chunk]), np.arange(s, min(s + chunk, n)), seed) for s in starts)
+    jobs = (delayed(_featurize_chunk)(np.asarray(clips[s:s + chunk]), np.arange(s, min(s + chunk, n)), random_state) for s in starts)
     results = Parallel(n_jobs=n_jobs or os.cpu_count(), return_as="generator")(jobs)
     bar = tqdm(results, total=len(starts), desc="augment and featurise", unit="chunk", mininterval=5,
                disable=n < 5000)

@@ -1,4 +1,4 @@
-"""On-the-fly waveform augmentation for the kit recipe: cheap, vectorised, applied per batch."""
+"""On-the-fly waveform augmentation for the wave_resnet recipe: cheap, vectorised, applied per batch."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,12 +18,12 @@ class WaveAugment:
     restricted to the voices being trained on); without it ``fresh`` does nothing.
     """
 
-    # Share of clips replaced by a fresh mixture of the dataset's words (the kit_fresh recipe: 0.5; why kit
-    # leaves it off: README, "The kit recipe").
+    # Share of clips replaced by a fresh mixture of the dataset's words (the wave_resnet_fresh recipe: 0.5; why wave_resnet
+    # leaves it off: README, "The wave_resnet recipe").
     fresh: float = 0.0
     words: object = field(default=None, repr=False, compare=False)  # a WordMixer, or None
 
-    # Share of clips summed with another clip of the batch (truths averaged); off by default (README, "The kit recipe").
+    # Share of clips summed with another clip of the batch (truths averaged); off by default (README, "The wave_resnet recipe").
     remix: float = 0.0
     speed: tuple[float, float] = (0.85, 1.15)  # resampling factor: tempo and pitch together
     shift: float = 0.15  # largest circular shift, in seconds

@@ -20,7 +20,7 @@ class FeatureBatches(keras.utils.PyDataset):
         Applied to each batch of features (for example a featuriser for raw clips).
     augment : callable, optional
         ``augment(x, targets, rng) -> (x, targets)``, applied after ``transform`` (training only).
-        Its ``rng`` comes from (seed, epoch, batch index), so batches are the
+        Its ``rng`` comes from (random_state, epoch, batch index), so batches are the
         same whatever order or thread they are made in.
     workers : int
         Threads that prepare batches ahead of the model (1: made when asked).
@@ -37,7 +37,7 @@ class FeatureBatches(keras.utils.PyDataset):
         loss over the padded rows equals the mean over the real rows.
     """
 
-    def __init__(self, features, rows, *, targets=None, batch_size=256, shuffle=False, seed=0, transform=None,
+    def __init__(self, features, rows, *, targets=None, batch_size=256, shuffle=False, random_state=0, transform=None,
                  augment=None, multiple_of=1, remainder="drop", workers=1):
         super().__init__(workers=workers, max_queue_size=2 * workers)
         self.features = features
@@ -46,9 +46,9 @@ class FeatureBatches(keras.utils.PyDataset):
         self.order = self.rows.copy()
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.seed = seed
+        self.random_state = random_state
         self.epoch = 0
-        self.rng = np.random.default_rng(seed)  # the order of rows; batches use their own
+        self.rng = np.random.default_rng(random_state)  # the order of rows; batches use their own
         self.transform = transform
         self.augment = augment
         self.multiple_of = multiple_of
@@ -88,7 +88,7 @@ class FeatureBatches(keras.utils.PyDataset):
             return (x,)
         y = self.targets[rows]
         if self.augment:
-            x, y = self.augment(x, y, np.random.default_rng([self.seed, self.epoch, index]))
+            x, y = self.augment(x, y, np.random.default_rng([self.random_state, self.epoch, index]))
         if self.multiple_of > 1 and self.remainder == "pad":
             weights = np.full(len(rows), self._served() / len(self.order), dtype=np.float32)
             weights[len(rows) - padding:] = 0
@@ -108,7 +108,7 @@ class FeatureBatches(keras.utils.PyDataset):
         """
         if epoch == self.epoch:
             return
-        self.epoch, self.rng, self.order = epoch, np.random.default_rng(self.seed), self.rows.copy()
+        self.epoch, self.rng, self.order = epoch, np.random.default_rng(self.random_state), self.rows.copy()
         if self.shuffle:
             for _ in range(epoch + 1):  # the shuffle of __init__, then one per finished epoch
                 self.rng.shuffle(self.order)

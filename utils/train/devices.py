@@ -54,7 +54,7 @@ def use_cpu_op_threads(threads: int) -> None:
     """Run each TensorFlow op on ``threads`` threads when training on a CPU (0: TensorFlow's default, all cores).
 
     With several threads, oneDNN's convolution gradients can sum in a
-    different order from run to run, so two runs of the same seed differ in
+    different order from run to run, so two runs of the same random state differ in
     their last digits; one thread per op (independent ops still run side by
     side) makes them byte-identical. It must be set before TensorFlow runs
     its first op: a process that already runs with other settings keeps
@@ -70,7 +70,7 @@ def use_cpu_op_threads(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     except RuntimeError:
         warnings.warn(f"TensorFlow already runs ops on its default threads, not {threads} per op: "
-                      "two runs of the same seed may differ in their last digits", stacklevel=3)
+                      "two runs of the same random state may differ in their last digits", stacklevel=3)
 
 
 def replica_count(devices: int | None = None, batch_size: int | None = None) -> int:

@@ -73,7 +73,7 @@ class TrainSettings:
     epochs: int
     batch_size: int
     patience: int
-    seed: int
+    random_state: int
     optimizer: Callable[[int], keras.optimizers.Optimizer] = adam
     transform: Callable[[np.ndarray], np.ndarray] | None = None
     augment: Callable | None = None
@@ -157,7 +157,7 @@ def run_key(model_name: str, features: np.ndarray, targets: np.ndarray, train_ro
     """What a run trains on and how long: a run with another key does not resume this one's state."""
     source = getattr(features, "filename", len(features))
     return key(model_name, source, np.asarray(train_rows), np.asarray(val_rows), np.asarray(targets),
-               settings.epochs, settings.batch_size, settings.seed)
+               settings.epochs, settings.batch_size, settings.random_state)
 
 
 def train_model(
@@ -180,12 +180,12 @@ def train_model(
         raise ValueError(f"batch_size {s.batch_size} does not split evenly across {replicas} devices: use a multiple "
                          f"of {replicas}, or fewer devices (the devices argument, or CUDA_VISIBLE_DEVICES)")
     use_cpu_op_threads(s.cpu_op_threads)
-    keras.utils.set_random_seed(s.seed)
+    keras.utils.set_random_seed(s.random_state)
     keras.config.set_dtype_policy("mixed_float16" if s.mixed_precision and gpu_available() else "float32")
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     best = BestAndResume(model_path, run_key(model_name, features, targets, train_rows, val_rows, s))
-    train = FeatureBatches(features, train_rows, targets=targets, batch_size=s.batch_size, shuffle=True, seed=s.seed,
+    train = FeatureBatches(features, train_rows, targets=targets, batch_size=s.batch_size, shuffle=True, random_state=s.random_state,
                            transform=s.transform, augment=s.augment, multiple_of=replicas, remainder="drop",
                            workers=input_workers())
     val = FeatureBatches(features, val_rows, targets=targets, batch_size=s.batch_size, transform=s.transform,

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 
-def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
+def holdout_split(n: int, *, val_fraction: float = 0.2, random_state: int = 0,
                   groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Random train / validation clip indices (80/20 by default).
 
@@ -17,11 +17,11 @@ def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
     """
     numbered = _usable_groups(groups, n, needed=2)
     if numbered is None:
-        order = np.random.default_rng(seed).permutation(n)
+        order = np.random.default_rng(random_state).permutation(n)
         n_val = max(1, int(round(n * val_fraction)))
         return np.sort(order[n_val:]), np.sort(order[:n_val])
     group_of, sizes = numbered
-    order = np.random.default_rng(seed).permutation(len(sizes))
+    order = np.random.default_rng(random_state).permutation(len(sizes))
     taken = np.cumsum(sizes[order])
     n_held = min(max(1, int(np.searchsorted(taken, val_fraction * n) + 1)), len(sizes) - 1)
     if n_held > 1 and abs(taken[n_held - 2] - val_fraction * n) <= abs(taken[n_held - 1] - val_fraction * n):
@@ -30,7 +30,7 @@ def holdout_split(n: int, *, val_fraction: float = 0.2, seed: int = 0,
     return np.flatnonzero(~held), np.flatnonzero(held)
 
 
-def kfold_splits(n: int, *, folds: int, seed: int = 0,
+def kfold_splits(n: int, *, folds: int, random_state: int = 0,
                  groups: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """K (train, validation) clip index pairs; every clip is validated exactly once.
 
@@ -43,10 +43,10 @@ def kfold_splits(n: int, *, folds: int, seed: int = 0,
         raise ValueError(f"folds must be between 2 and the number of clips ({n}), got {folds}")
     numbered = _usable_groups(groups, n, needed=folds)
     if numbered is None:
-        parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
+        parts = np.array_split(np.random.default_rng(random_state).permutation(n), folds)
     else:
         group_of, sizes = numbered
-        order = np.random.default_rng(seed).permutation(len(sizes))
+        order = np.random.default_rng(random_state).permutation(len(sizes))
         order = order[np.argsort(-sizes[order], kind="stable")]  # largest first, ties in random order
         fold_of, filled = np.empty(len(sizes), dtype=np.int64), np.zeros(folds, dtype=np.int64)
         for i in order:

@@ -1,4 +1,4 @@
-"""The kit recipes: waveforms augmented on the fly, a log-mel computed inside the network."""
+"""The waveform recipes: waveforms augmented on the fly, a log-mel computed inside the network."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -48,7 +48,7 @@ class WaveRecipe(Recipe):
         return [describe_words(t) for t in labels], self.feature_maps(waves), waves, 16000
 
 
-KIT = WaveRecipe(name="kit", family="kit", model="kit_resnet", tta_shifts=(0, -1600, 1600), mixed_precision=True,
-                 calibrate=True)
-# half the training clips replaced by fresh mixtures of the dataset's saved words (where it has them; else kit)
-KIT_FRESH = replace(KIT, name="kit_fresh", augment=WaveAugment(fresh=0.5))
+WAVE_RESNET = WaveRecipe(name="wave_resnet", family="wave", model="logmel_resnet", tta_shifts=(0, -1600, 1600),
+                         mixed_precision=True, calibrate=True)
+# half the training clips replaced by fresh mixtures of the dataset's saved words (where it has them; else as wave_resnet)
+WAVE_RESNET_FRESH = replace(WAVE_RESNET, name="wave_resnet_fresh", augment=WaveAugment(fresh=0.5))
