@@ -61,8 +61,8 @@ def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_f
 def test_mel_tcn_trains_by_clips_seen_on_all_the_clips():
     profile = get_profile("standard")
     assert profile.train_clips("mel") is None and profile.train_clips("wave") == 1500
-    assert profile.passes_per_epoch("mel", clips=8000) == 2 and profile.passes_per_epoch("wave", clips=1200) == 1
-    assert profile.epochs_for("mel", fold=False, clips=16000) == 19  # 300,000 clips seen, in whole epochs
+    assert profile.passes_per_epoch("mel", clips=8000) == 4 and profile.passes_per_epoch("wave", clips=1200) == 1
+    assert profile.epochs_for("mel", fold=False, clips=32000) == 32  # 1,000,000 clips seen, in whole epochs
     assert profile.epochs_for("wave", fold=True, clips=1000) == 10
 
 

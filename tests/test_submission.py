@@ -81,6 +81,15 @@ def test_summary_line_names_submission_and_scores(tmp_path):
     assert line == "Submission: outputs/submission.csv (200 rows), out-of-fold validation KLD 1.2500, test KLD 1.3000"
 
 
+def test_summary_line_of_a_holdout_submission_gives_the_holdout_score(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps({
+        "holdout": {"val_kld": 0.6}, "kfold": {"oof_kld": 1.25},  # an ensemble of an earlier run
+        "submission": {"path": "s.csv", "rows": 20, "models": ["holdout.keras"], "test_kld": 0.55},
+    }))
+    assert summary_line(path) == "Submission: s.csv (20 rows), holdout validation KLD 0.6000, test KLD 0.5500"
+
+
 def template_columns():
     words = WORDS[::-1]
     return ["ID", *words]

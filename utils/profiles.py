@@ -27,6 +27,7 @@ class Profile:
     n_test: int
     training: dict[str, Training]  # per recipe family (Recipe.family)
     folds: int
+    ensemble: bool  # run_all.sh trains the k-fold ensemble (05) and submits it; else the holdout model
     patience: int
     batch_size: int
     random_state: int
@@ -60,24 +61,25 @@ PROFILES: Registry[Profile] = Registry("profile", {
         name="smoke", n_train=1000, n_test=200,
         training={"seed": Training(240, epochs=2, fold_epochs=1), "wave": Training(240, epochs=2, fold_epochs=1),
                   "mel": Training(None, clips_seen=24_000, fold_clips_seen=16_000, epoch_clips=8_000)},
-        folds=2, patience=10, batch_size=32, random_state=42,
+        folds=2, ensemble=True, patience=10, batch_size=32, random_state=42,
         deviations="seed and wave_resnet: 240 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: all 1,000 clips, "
                    "24,000 clips seen (16,000 per fold), batch 128; 2 folds: a pipeline check",
     ),
     "standard": Profile(
         name="standard", n_train=10000, n_test=2000,
         training={"seed": Training(1500, epochs=6, fold_epochs=3), "wave": Training(1500, epochs=20, fold_epochs=10),
-                  "mel": Training(None, clips_seen=300_000, fold_clips_seen=200_000, epoch_clips=16_000)},
-        folds=3, patience=10, batch_size=32, random_state=42,
-        deviations="seed and wave_resnet: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), wave_resnet 20 (10 per fold); "
-                   "mel_tcn: all 10,000 clips, 300,000 clips seen (200,000 per fold), batch 128; 3 folds: "
-                   "about 30 minutes on a laptop CPU",
+                  "mel": Training(None, clips_seen=1_000_000, fold_clips_seen=200_000, epoch_clips=32_000)},
+        folds=3, ensemble=False, patience=10, batch_size=32, random_state=42,
+        deviations="seed and wave_resnet: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), "
+                   "wave_resnet 20 (10 per fold); mel_tcn: all 10,000 clips, 1,000,000 clips seen (200,000 per fold), "
+                   "batch 128; run_all.sh submits the holdout model (05 by hand: 3 folds): "
+                   "about 25 minutes on a laptop CPU",
     ),
     "full": Profile(
         name="full", n_train=100_000, n_test=10_000,
         training={"seed": Training(None, epochs=150, fold_epochs=150), "wave": Training(None, epochs=40, fold_epochs=40),
                   "mel": Training(None, clips_seen=4_000_000, fold_clips_seen=4_000_000)},
-        folds=5, patience=10, batch_size=256, random_state=42,
+        folds=5, ensemble=True, patience=10, batch_size=256, random_state=42,
         deviations="none: all clips, batch 256, up to 150 epochs (wave_resnet: 40; mel_tcn: 40 passes over the clips) "
                    "with early stopping (patience 10)",
     ),

@@ -115,7 +115,16 @@ def papermill_args(options: Options, notebook: Path) -> list[str]:
         args += ["-p", "data_dir", options.data]
     if not notebook.name.startswith("06"):
         args += ["-p", "recipe", options.recipe]
+    elif not trains_ensemble(options):
+        args += ["-p", "models", "holdout"]
     return args
+
+
+def trains_ensemble(options: Options) -> bool:
+    """Whether this run trains the k-fold ensemble of 05 (the profile says) and so submits it."""
+    from utils.profiles import get_profile
+
+    return get_profile(options.profile).ensemble
 
 
 def papermill(notebook: Path, out: Path, args: list[str], log: Path, env: dict | None = None) -> subprocess.Popen:
@@ -241,6 +250,10 @@ def run(options: Options) -> None:
         last_key = done.read_text().strip() if done.is_file() else ""
         if options.start and name[:2] < options.start:
             previous = last_key
+            continue
+        if name.startswith("05") and not trains_ensemble(options):
+            print(f"[05] {name[3:]:<20} skipped (the {options.profile} profile submits the holdout model of 04)",
+                  flush=True)
             continue
         args = papermill_args(options, notebook)
         previous = step_key = key(previous, *common, *args, notebook.read_bytes())

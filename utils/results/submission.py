@@ -114,7 +114,8 @@ def summary_line(metrics_path: str | Path) -> str:
     if not submission:
         return f"No submission recorded in {metrics_path}"
     parts = [f"Submission: {submission['path']} ({submission['rows']} rows)"]
-    if "kfold" in metrics:
+    holdout = submission.get("models") == ["holdout.keras"]
+    if "kfold" in metrics and not holdout:
         parts.append(f"out-of-fold validation KLD {metrics['kfold']['oof_kld']:.4f}")
     elif "holdout" in metrics:
         parts.append(f"holdout validation KLD {metrics['holdout']['val_kld']:.4f}")
