@@ -47,7 +47,7 @@ from utils.recipes.networks import build_model  # noqa: E402
 from utils.recipes.seed_augment import add_noise, pitch_shift, time_shift  # noqa: E402
 from utils.recipes.seed_features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.train.devices import gpu_available  # noqa: E402
+from utils.train.devices import gpu_available, precision_policy  # noqa: E402
 from utils.train.loop import EpochTimes, TrainSettings, train_model  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
@@ -152,7 +152,7 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
     x = rng.uniform(-0.5, 0.5, size=(batch, *shape)).astype(np.float32)
     y = random_targets(batch, rng)
     previous = keras.config.dtype_policy()
-    policy = "mixed_float16" if recipe.mixed_precision and gpu_available() else "float32"
+    policy = precision_policy(recipe.mixed_precision)
     keras.config.set_dtype_policy(policy)  # as utils.train.loop.train_model does
     try:
         keras.utils.set_random_seed(0)

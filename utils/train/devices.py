@@ -45,6 +45,31 @@ def accelerator_count() -> int:
     return 0
 
 
+def cpu_has_bf16_matrix_units() -> bool:
+    """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX: Linux lists ``amx_bf16``)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return any(line.startswith("flags") and " amx_bf16" in line for line in cpuinfo)
+    except OSError:
+        return False
+
+
+def precision_policy(mixed_precision: bool) -> str:
+    """The Keras dtype policy a recipe trains and predicts under.
+
+    With ``mixed_precision``: float16 on a GPU, bfloat16 on a CPU with AMX
+    (TensorFlow's oneDNN runs it there about 1.6 times as fast as float32,
+    see the README's speed table), float32 elsewhere.
+    """
+    if not mixed_precision:
+        return "float32"
+    if gpu_available():
+        return "mixed_float16"
+    if keras.config.backend() == "tensorflow" and cpu_has_bf16_matrix_units():
+        return "mixed_bfloat16"
+    return "float32"
+
+
 def input_workers() -> int:
     """Threads preparing training batches: several beside a GPU, so it never waits; 1 on a CPU, which computes."""
     return min(8, os.cpu_count() or 1) if gpu_available() else 1

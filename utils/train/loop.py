@@ -20,8 +20,8 @@ from utils.train.batches import FeatureBatches
 from utils.train.devices import (
     MeanReplicaStatistics,
     data_parallel,
-    gpu_available,
     input_workers,
+    precision_policy,
     replica_count,
     use_cpu_op_threads,
 )
@@ -62,7 +62,8 @@ class TrainSettings:
     ``optimizer(total_steps)`` makes the optimiser (a schedule can be sized to
     the run). ``transform`` turns stored rows into model inputs and
     ``augment`` alters training batches (see FeatureBatches). With
-    ``mixed_precision`` the model computes in float16 where a GPU is present.
+    ``mixed_precision`` the model computes in float16 on a GPU, bfloat16 on a
+    CPU with AMX (``precision_policy``).
     ``devices``: see ``utils.train.devices.replica_count``; ``batch_size`` is
     the global batch, split evenly across them. With ``time_limit`` (seconds)
     training stops after the first batch past it, then validates that last,
@@ -157,7 +158,7 @@ def run_key(model_name: str, features: np.ndarray, targets: np.ndarray, train_ro
     """What a run trains on and how long: a run with another key does not resume this one's state."""
     source = getattr(features, "filename", len(features))
     return key(model_name, source, np.asarray(train_rows), np.asarray(val_rows), np.asarray(targets),
-               settings.epochs, settings.batch_size, settings.random_state)
+               settings.epochs, settings.batch_size, settings.random_state, precision_policy(settings.mixed_precision))
 
 
 def train_model(
@@ -181,7 +182,7 @@ def train_model(
                          f"of {replicas}, or fewer devices (the devices argument, or CUDA_VISIBLE_DEVICES)")
     use_cpu_op_threads(s.cpu_op_threads)
     keras.utils.set_random_seed(s.random_state)
-    keras.config.set_dtype_policy("mixed_float16" if s.mixed_precision and gpu_available() else "float32")
+    keras.config.set_dtype_policy(precision_policy(s.mixed_precision))
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     best = BestAndResume(model_path, run_key(model_name, features, targets, train_rows, val_rows, s))
