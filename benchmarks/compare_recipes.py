@@ -50,8 +50,9 @@ def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, bud
     train_on_split(data, profile, train_idx=probe, val_idx=val_idx[:256], epochs=2, random_state=profile.random_state,
                    model_path=MODELS_DIR / "scoreboard" / "probe.keras", callbacks=[times])
     (MODELS_DIR / "scoreboard" / "probe.keras").unlink()
-    rate = len(probe) / times.seconds[-1]  # the second epoch: no start-up
-    return max(1, int(budget * rate / len(train_idx)))
+    family = data.recipe.family  # an epoch goes over its rows this many times (pipeline.train_on_split)
+    rate = len(probe) * profile.passes_per_epoch(family, clips=len(probe)) / times.seconds[-1]  # 2nd epoch: no start-up
+    return max(1, int(budget * rate / (len(train_idx) * profile.passes_per_epoch(family, clips=len(train_idx)))))
 
 
 def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:

@@ -35,6 +35,8 @@ def test_benchmark_quick(tmp_path):
     host = figures["augment_wave_resnet_numpy_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_host_speedup_vs_seed"] == pytest.approx(host, rel=1e-3)
     assert figures["backend"] and figures["device"] and figures["default_recipe"] == "mel_tcn"
+    # a machine that trains in reduced precision also says how fast float32 is
+    assert ("default_train_float32_clips_per_s" in figures) == (figures["default_train_dtype_policy"] != "float32")
 
 
 @pytest.mark.slow

@@ -154,3 +154,18 @@ def test_batches_split_evenly_dropping_training_and_padding_validation_remainder
     np.testing.assert_allclose(np.sum(weights[:11] * losses) / 12, losses.mean())
     with pytest.raises(ValueError, match="multiple of 2"):
         FeatureBatches(x, np.arange(11), targets=y, batch_size=3, multiple_of=2)
+
+
+def test_mixed_precision_is_bfloat16_only_on_a_cpu_with_amx_and_never_when_float32_is_asked(monkeypatch):
+    monkeypatch.setattr(devices, "gpu_available", lambda: False)
+    monkeypatch.delenv("KIT_PRECISION", raising=False)
+    for amx, expected in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(devices, "cpu_has_bf16_matrix_units", lambda amx=amx: amx)
+        assert devices.precision_policy(True) == expected
+        assert devices.precision_policy(False) == "float32"
+    monkeypatch.setattr(devices, "cpu_has_bf16_matrix_units", lambda: True)
+    monkeypatch.setenv("KIT_PRECISION", "float32")
+    assert devices.precision_policy(True) == "float32"
+    monkeypatch.setattr(devices, "gpu_available", lambda: True)
+    monkeypatch.delenv("KIT_PRECISION")
+    assert devices.precision_policy(True) == "mixed_float16"

@@ -59,9 +59,10 @@ def precision_policy(mixed_precision: bool) -> str:
 
     With ``mixed_precision``: float16 on a GPU, bfloat16 on a CPU with AMX
     (TensorFlow's oneDNN runs it there about 1.6 times as fast as float32,
-    see the README's speed table), float32 elsewhere.
+    see the README's speed table), float32 elsewhere. ``KIT_PRECISION=float32``
+    in the environment keeps float32 everywhere (the same submission on any CPU).
     """
-    if not mixed_precision:
+    if not mixed_precision or os.environ.get("KIT_PRECISION") == "float32":
         return "float32"
     if gpu_available():
         return "mixed_float16"
