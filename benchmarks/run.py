@@ -184,11 +184,15 @@ def default_training(data_dir: Path, clips: np.ndarray, work: Path, batches: int
     """
     result = train_default(data_dir, clips, work, batches)
     if result["dtype_policy"] != "float32":
+        asked = os.environ.get("KIT_PRECISION")
         os.environ["KIT_PRECISION"] = "float32"
         try:
             result["float32_clips_per_s"] = train_default(data_dir, clips, work, batches)["train_clips_per_s"]
         finally:
-            del os.environ["KIT_PRECISION"]
+            if asked is None:
+                del os.environ["KIT_PRECISION"]
+            else:
+                os.environ["KIT_PRECISION"] = asked
     return result
 
 

@@ -169,3 +169,9 @@ def test_mixed_precision_is_bfloat16_only_on_a_cpu_with_amx_and_never_when_float
     monkeypatch.setattr(devices, "gpu_available", lambda: True)
     monkeypatch.delenv("KIT_PRECISION")
     assert devices.precision_policy(True) == "mixed_float16"
+
+
+def test_asking_for_an_unknown_precision_is_refused(monkeypatch):
+    monkeypatch.setenv("KIT_PRECISION", "fp32")
+    with pytest.raises(ValueError, match="KIT_PRECISION='fp32': expected 'float32' or 'auto'"):
+        devices.precision_policy(True)

@@ -16,7 +16,7 @@ COMPARED = ["submission.csv", "val_predictions.npy", "oof_predictions.npy", "tes
 
 
 def start_smoke_run(kit: Path, data: Path) -> subprocess.Popen:
-    """Start notebooks 02..06 of the smoke profile in ``wave_resnet`` on ``data``."""
+    """Start notebooks 02..06 of the smoke profile in the copy ``kit`` on ``data``."""
     return subprocess.Popen(
         ["bash", "run_all.sh", "--profile", "smoke", "--data", str(data), "--from", "02"],
         cwd=kit, env={**os.environ, "PYTHON": sys.executable}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

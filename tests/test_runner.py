@@ -19,3 +19,21 @@ def test_smoke_and_full_runs_train_and_submit_the_ensemble():
         assert trains_ensemble(options(profile))
         assert "models" not in papermill_args(options(profile), Path("06_submit.ipynb"))
         assert papermill_args(options(profile), Path("05_kfold_ensemble.ipynb"))[-2:] == ["recipe", "mel_tcn"]
+
+
+def test_a_run_without_an_ensemble_drops_an_earlier_runs_ensemble(tmp_path, monkeypatch, capsys):
+    from utils import runner
+
+    executed, models = tmp_path / "notebooks", tmp_path / "models"
+    for folder in (executed, models):
+        folder.mkdir()
+    stale = [executed / "05_kfold_ensemble.ipynb", executed / ".done-05_kfold_ensemble", models / "ensemble.json"]
+    for path in stale:
+        path.write_text("{}")
+    monkeypatch.setattr(runner, "EXECUTED_NOTEBOOKS_DIR", executed)
+    monkeypatch.setattr(runner, "MODELS_DIR", models)
+    monkeypatch.setattr(runner, "run_notebook", lambda options, notebook, *args: 0)  # the other notebooks: not run
+    monkeypatch.setattr(runner, "finish", lambda: None)
+    runner.run(options("standard"))
+    assert not any(path.exists() for path in stale)
+    assert "skipped (the standard profile submits the holdout model of 04)" in capsys.readouterr().out

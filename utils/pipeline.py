@@ -21,6 +21,7 @@ from utils.profiles import Profile, get_profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import save_json_atomic, save_npz_atomic
 from utils.train.calibration import IDENTITY, fit_calibration
+from utils.train.devices import precision_policy
 from utils.train.loop import TrainSettings, predict, train_model
 from utils.train.splits import copy_rows, kfold_splits
 
@@ -210,7 +211,8 @@ def fold_key(data: TrainingData, profile: Profile, *, folds: int, model_name: st
     test = getattr(test_clips, "filename", None) or len(test_clips)
     groups = "no groups" if data.groups is None else data.groups
     return key(data.recipe.name, model_name or data.recipe.model, profile, folds, data.words is not None,
-               Path(data.clips.filename).name, data.answers, groups, test, code_fingerprint())
+               Path(data.clips.filename).name, data.answers, groups, test, code_fingerprint(),
+               precision_policy(data.recipe.mixed_precision))
 
 
 def train_fold(

@@ -20,7 +20,10 @@ from pathlib import Path
 
 from utils import runlock
 from utils.keys import code_fingerprint, key
-from utils.paths import EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT
+from utils.paths import (
+    EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, MODELS_DIR, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT,
+)
+from utils.profiles import get_profile
 from utils.store import write_bytes_atomic
 
 NAME = "run_all.sh"  # how users call this, in its messages
@@ -102,6 +105,8 @@ def parse(argv: list[str]) -> Options:
         raise Refused(f"unknown recipe '{recipe}' (expected one of: {' '.join(recipes)})")
     if args.start and not re.fullmatch(r"0[1-6]", args.start):
         raise Refused(f"--from expects a notebook number 01..06, got '{args.start}'")
+    if args.parallel_folds and not get_profile(profile).ensemble:
+        print(f"note: the {profile} profile trains no k-fold ensemble; --parallel-folds does nothing", file=sys.stderr)
     if args.data and not Path(args.data).is_dir():
         raise Refused(f"--data {args.data} is not a folder")
     data = os.path.abspath(args.data) if args.data else ""
@@ -122,8 +127,6 @@ def papermill_args(options: Options, notebook: Path) -> list[str]:
 
 def trains_ensemble(options: Options) -> bool:
     """Whether this run trains the k-fold ensemble of 05 (the profile says) and so submits it."""
-    from utils.profiles import get_profile
-
     return get_profile(options.profile).ensemble
 
 
@@ -159,8 +162,6 @@ def stop_running(sig: int) -> None:
 
 def run_folds_in_parallel(options: Options, notebook: Path, args: list[str]) -> bool:
     """Each fold of 05 as its own papermill job, one per GPU at a time (one at a time without a GPU)."""
-    from utils.profiles import get_profile
-
     folds, gpus = get_profile(options.profile).folds, gpu_count()
     slots = max(gpus, 1)
     for first in range(0, folds, slots):
@@ -240,7 +241,7 @@ def run(options: Options) -> None:
     EXECUTED_NOTEBOOKS_DIR.mkdir(parents=True, exist_ok=True)
     options.data = options.data or str(hosted_data_dir() or "")  # Kaggle's or Colab's competition data
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    common = (code_fingerprint(), data_key(options), backend)
+    common = (code_fingerprint(), data_key(options), backend, os.environ.get("KIT_PRECISION", "auto"))
     shown = len(corrections() or [])  # corrections of earlier runs are not shown again
     print(f"Profile {options.profile}, recipe {options.recipe}, "
           f"data {options.data or f'embedded (data/embedded-{options.profile})'}, backend {backend}", flush=True)
@@ -254,6 +255,8 @@ def run(options: Options) -> None:
         if name.startswith("05") and not trains_ensemble(options):
             print(f"[05] {name[3:]:<20} skipped (the {options.profile} profile submits the holdout model of 04)",
                   flush=True)
+            for stale in (EXECUTED_NOTEBOOKS_DIR / notebook.name, done, MODELS_DIR / "ensemble.json"):
+                stale.unlink(missing_ok=True)  # an earlier run's ensemble is not this run's
             continue
         args = papermill_args(options, notebook)
         previous = step_key = key(previous, *common, *args, notebook.read_bytes())

@@ -80,7 +80,7 @@ def split_bank_by_speaker(bank: WordBank, *, test_fraction: float, random_state:
     """Split a bank into train and test banks with disjoint speakers.
 
     About ``test_fraction`` of the speakers (at least one, and never all),
-    picked from ``seed``, go to test.
+    picked from ``random_state``, go to test.
 
     Returns
     -------

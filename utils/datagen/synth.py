@@ -244,7 +244,7 @@ def _draw_speakers(rng: np.random.Generator, variants: Sequence[str], n: int) ->
 def split_speakers(*, n_train: int, n_test: int, random_state: int) -> tuple[list[Speaker], list[Speaker]]:
     """Random train and test speakers whose voice variants do not overlap.
 
-    About ``TEST_VARIANT_FRACTION`` of the variants, picked from ``seed``, are
+    About ``TEST_VARIANT_FRACTION`` of the variants, picked from ``random_state``, are
     kept for test, so the test side measures generalisation to unseen voices.
 
     Returns

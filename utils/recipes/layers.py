@@ -90,7 +90,7 @@ class SpecAugment(keras.layers.Layer):
         config = dict(config)
         if "seed" in config:  # saved by an older version
             config["random_state"] = config.pop("seed")
-        return cls(**config)
+        return super().from_config(config)
 
 
 

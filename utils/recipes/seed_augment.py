@@ -61,7 +61,7 @@ def build_seed_training_set(
 
     Row ``copy * n + i`` holds copy ``copy`` (see SEED_COPIES) of clip ``i``, so
     rows ``0..n-1`` are the un-augmented clips. Each clip's randomness comes from
-    (seed, i), so the result does not depend on chunking or workers. The file is
+    (random_state, i), so the result does not depend on chunking or workers. The file is
     written under a temporary name and renamed when complete.
 
     Parameters

@@ -58,11 +58,14 @@ def precision_policy(mixed_precision: bool) -> str:
     """The Keras dtype policy a recipe trains and predicts under.
 
     With ``mixed_precision``: float16 on a GPU, bfloat16 on a CPU with AMX
-    (TensorFlow's oneDNN runs it there about 1.6 times as fast as float32,
-    see the README's speed table), float32 elsewhere. ``KIT_PRECISION=float32``
-    in the environment keeps float32 everywhere (the same submission on any CPU).
+    under TensorFlow (whose oneDNN trains mel_tcn there about 1.3 times as
+    fast as in float32, see the README's speed table), float32 elsewhere.
+    ``KIT_PRECISION=float32`` in the environment keeps float32 everywhere.
     """
-    if not mixed_precision or os.environ.get("KIT_PRECISION") == "float32":
+    asked = os.environ.get("KIT_PRECISION", "auto")
+    if asked not in ("auto", "float32"):
+        raise ValueError(f"KIT_PRECISION={asked!r}: expected 'float32' or 'auto' (the default)")
+    if not mixed_precision or asked == "float32":
         return "float32"
     if gpu_available():
         return "mixed_float16"
