@@ -19,14 +19,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--train", type=int, required=True, help="number of train clips")
     parser.add_argument("--test", type=int, required=True, help="number of test clips")
     parser.add_argument("--random-state", type=int, default=0, help="draws the voices and mixtures (default 0)")
-    parser.add_argument("--seed", type=int, dest="random_state", help=argparse.SUPPRESS)  # the old name
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)  # the old name of --random-state
     parser.add_argument(
         "--words-from", type=Path, metavar="CORPUS_DIR",
         help="folder-per-word corpus (like Speech Commands), split by speaker; default: eSpeak NG voices",
     )
     args = parser.parse_args(argv)
-    if any(a.split("=")[0] == "--seed" for a in (sys.argv[1:] if argv is None else argv)):
+    if args.seed is not None:
         print("note: --seed is now called --random-state", file=sys.stderr)
+        args.random_state = args.seed
     start = time.perf_counter()
     try:
         if args.words_from is None:

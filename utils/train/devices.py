@@ -45,6 +45,7 @@ def accelerator_count() -> int:
     return 0
 
 
+@functools.cache
 def cpu_has_bf16_matrix_units() -> bool:
     """Whether this CPU multiplies bfloat16 matrices in hardware (Intel AMX: Linux lists ``amx_bf16``)."""
     try:
