@@ -58,3 +58,33 @@ def test_memory_benchmark_reports_each_stage(tmp_path):
         assert 0 < stage["RssAnon"] <= stage["VmRSS"] and stage["seconds"] >= 0
     assert figures["peak_rss_gib"] == max(s["VmRSS"] for s in figures["stages"].values())
     assert not (data / "outputs").exists() and (tmp_path / "work" / "outputs" / "cache").is_dir()
+
+
+SAVE_UNTRAINED_HOLDOUT = """
+import numpy as np
+from utils.paths import MODELS_DIR
+from utils.pipeline import save_model_set
+from utils.recipes.networks import build_model
+net = build_model("tc_resnet")
+dense = net.layers[-2]  # the head: its zero weights would make every view predict the same
+dense.set_weights([np.random.default_rng(0).normal(0, 0.3, dense.kernel.shape), dense.bias.numpy()])
+MODELS_DIR.mkdir(parents=True)
+net.save(MODELS_DIR / "holdout.keras")
+save_model_set("holdout", recipe="mel_tcn", files=["holdout.keras"], calibration={}, metrics={})
+"""
+
+
+@pytest.mark.slow
+def test_test_views_scores_every_set_of_views_of_the_holdout_model(tmp_path):
+    data = write_dacon_folder(tmp_path / "data", n_train=12, n_test=4)
+    env = {**os.environ, "KIT_WORK_DIR": str(tmp_path / "work")}
+    root = SCRIPT.parent.parent
+    saved = subprocess.run([sys.executable, "-c", SAVE_UNTRAINED_HOLDOUT], cwd=root, env=env, capture_output=True, text=True)
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    run = subprocess.run([sys.executable, str(SCRIPT.with_name("test_views.py")), "--profile", "smoke", "--data", str(data)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert [row["views"] for row in figures.values()] == [1, 3, 5, 7]
+    assert all(row["val_kld"] >= 0 and row["test_kld"] >= 0 for row in figures.values())
+    assert figures["one view"] != figures["the recipe's shifts and warps"]  # the views see different inputs

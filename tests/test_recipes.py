@@ -51,3 +51,23 @@ def test_fresh_mixtures_come_only_from_recipes_that_train_on_them(dacon_folder):
 def test_no_saved_words_no_fresh_mixtures(dacon_folder):
     assert get_recipe("wave_resnet_fresh").fresh_examples(dacon_folder, np.random.default_rng(0)) is None
     assert get_recipe("wave_resnet_fresh").load_words(dacon_folder) is None
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_test_views_start_with_the_unchanged_clip_and_keep_the_input_shape(name):
+    recipe = get_recipe(name)
+    rows = recipe.source(tone_clips(2, random_state=2)[0])
+    views = recipe.test_views()
+    assert len(views) >= len(recipe.tta_shifts) and recipe.tta_shifts[0] == 0
+    plain = recipe.featurize(rows)
+    np.testing.assert_array_equal(views[0](rows), plain)
+    assert all(view(rows).shape == plain.shape for view in views)
+
+
+def test_mel_tcn_also_views_each_clip_with_its_mel_axis_warped_both_ways():
+    recipe = get_recipe("mel_tcn")
+    assert recipe.tta_warps == (0.95, 1.05)
+    rows = np.zeros((1, 101, 40), dtype=np.float16)
+    rows[0, :, 20] = 1  # all the energy in one band
+    lower, higher = (view(rows)[0].argmax(axis=1) for view in recipe.test_views()[-2:])
+    assert (lower == 21).all() and (higher == 19).all()  # band b reads band b * warp

@@ -153,7 +153,7 @@ def train_on_split(
 
 def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *, rows: np.ndarray | None = None,
                   batch_size: int = 256) -> np.ndarray:
-    """The models' averaged probabilities for int16 clips, over the recipe's test-time shifts.
+    """The models' averaged probabilities for int16 clips, over the recipe's test-time views.
 
     Returns
     -------
@@ -164,19 +164,16 @@ def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, 
 
 def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
                       rows: np.ndarray | None = None, batch_size: int = 256) -> list[np.ndarray]:
-    """Each model's probabilities for int16 clips, averaged over the recipe's test-time shifts (along the
-    time axis of ``recipe.source(clips)``).
+    """Each model's probabilities for int16 clips, averaged over the recipe's test-time views
+    (``recipe.test_views()``: shifts along the time axis of ``recipe.source(clips)``, and the recipe's own).
 
     Returns
     -------
     list of np.ndarray, one per model, each of shape (rows, 30)
     """
-    def shifted(shift):
-        return lambda batch: recipe.featurize(np.roll(batch, shift, axis=1))
-
     source = recipe.source(clips)
-    return [np.mean([predict([m], source, rows=rows, transform=shifted(s), batch_size=batch_size)
-                     for s in recipe.tta_shifts], axis=0) for m in models]
+    return [np.mean([predict([m], source, rows=rows, transform=view, batch_size=batch_size)
+                     for view in recipe.test_views()], axis=0) for m in models]
 
 
 def fit_recipe_calibration(recipe: Recipe, probabilities: np.ndarray, truth: np.ndarray) -> dict:

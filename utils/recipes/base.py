@@ -5,6 +5,7 @@ Each kind of recipe is a subclass in its own module (seed.py, wave.py, mel_tcn.p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -79,6 +80,17 @@ class Recipe:
     def fresh_examples(self, data_dir: str | Path, rng: np.random.Generator, n: int = 3) -> Examples | None:
         """``n`` fresh mixtures of the dataset's saved words as the recipe makes them; None if it makes none."""
         return None
+
+    def test_views(self) -> list[Callable[[np.ndarray], np.ndarray]]:
+        """Test-time views: each turns rows of ``source(clips)`` into model inputs; their predictions are averaged.
+
+        One per ``tta_shifts``: the rows rolled along their time axis, then featurized.
+        """
+        return [partial(_shifted, self.featurize, shift) for shift in self.tta_shifts]
+
+
+def _shifted(featurize: Callable[[np.ndarray], np.ndarray], shift: int, rows: np.ndarray) -> np.ndarray:
+    return featurize(np.roll(rows, shift, axis=1))
 
 
 def waveform(clips: np.ndarray) -> np.ndarray:
