@@ -8,14 +8,18 @@ For each recipe: one model on the profile's 80/20 holdout split (as notebook
 those same clips), its KLD and top-4 recall on the test side
 (unseen voices on the embedded data), training time and parameter count.
 With ``--budget`` every recipe trains for the same wall time instead of its
-profile's length: fixed-epoch recipes stop at the budget (from an ample
-number of epochs), and a recipe sized by clips seen gets as many clips as a
-short probe of its speed says fit in the budget, so its schedule ends there.
+profile's length, from an ample number of epochs, stopped when the budget
+ends. A recipe sized by clips seen (its learning rate warms up, then decays
+to 0) gets that schedule over the budget's seconds instead of its steps, so
+its rate reaches 0 as the budget ends, however the machine's speed varies
+meanwhile; the others train at their constant rate.
 Writes outputs/scoreboard.csv and outputs/scoreboard.md and prints the table.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
 import sys
 import time
@@ -25,7 +29,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from utils.dataset.clips import load_clips  # noqa: E402
@@ -34,25 +38,45 @@ from utils.metrics import kl_divergence  # noqa: E402
 from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
 from utils.pipeline import holdout_predictions, predict_clips, prepare_training, resolve_data_dir, scores, train_on_split  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
+from utils.recipes.base import PEAK_RATE, WARMUP, WEIGHT_DECAY, adamw_warmup_cosine  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
-from utils.train.loop import EpochTimes  # noqa: E402
 from utils.train.splits import holdout_split  # noqa: E402
 
 
-def budget_epochs(data, profile, train_idx: np.ndarray, val_idx: np.ndarray, budget: float) -> int:
-    """Epochs that fill ``budget`` seconds: measured for a recipe sized by clips seen, else ample."""
+class WallClockCosine(keras.callbacks.Callback):
+    """adamw_warmup_cosine's schedule over ``seconds`` of wall time: before each batch the optimizer's
+    rate becomes the schedule's at the share of the seconds gone (linear warm-up, then a cosine to 0)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        done = min(1.0, (time.perf_counter() - self.start) / self.seconds)
+        after = (done - WARMUP) / (1 - WARMUP)
+        rate = done / WARMUP if done < WARMUP else 0.5 * (1 + math.cos(math.pi * after))
+        self.model.optimizer.learning_rate = PEAK_RATE * rate
+
+
+def adamw_set_from_outside(total_steps: int):
+    """AdamW as adamw_warmup_cosine makes it, with a plain rate that WallClockCosine sets."""
+    return keras.optimizers.AdamW(learning_rate=0.0, weight_decay=WEIGHT_DECAY)
+
+
+def over_budget(data, profile, budget: float):
+    """The training data, epochs and callbacks of a run that fills ``budget`` seconds."""
     plan = profile.training[data.recipe.family]
     if not plan.clips_seen:
-        return 10 * plan.epochs
-    probe = train_idx[: 20 * max(profile.batch_size, data.recipe.batch_size)]
-    times = EpochTimes()
-    train_on_split(data, profile, train_idx=probe, val_idx=val_idx[:256], epochs=2, random_state=profile.random_state,
-                   model_path=MODELS_DIR / "scoreboard" / "probe.keras", callbacks=[times])
-    (MODELS_DIR / "scoreboard" / "probe.keras").unlink()
-    family = data.recipe.family  # an epoch goes over its rows this many times (pipeline.train_on_split)
-    rate = len(probe) * profile.passes_per_epoch(family, clips=len(probe)) / times.seconds[-1]  # 2nd epoch: no start-up
-    return max(1, int(budget * rate / (len(train_idx) * profile.passes_per_epoch(family, clips=len(train_idx)))))
+        return data, 10 * plan.epochs, []
+    if data.recipe.optimizer is not adamw_warmup_cosine:
+        raise ValueError(f"--budget stretches adamw_warmup_cosine over the budget; {data.recipe.name} trains with "
+                         f"{data.recipe.optimizer.__name__}")
+    recipe = dataclasses.replace(data.recipe, optimizer=adamw_set_from_outside)
+    return dataclasses.replace(data, recipe=recipe), 100_000, [WallClockCosine(budget)]
 
 
 def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:
@@ -60,11 +84,11 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
     data = prepare_training(data_dir, profile, recipe)
     prepared = time.perf_counter() - start
     train_idx, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
-    epochs = budget_epochs(data, profile, train_idx, val_idx, budget) if budget else 0
+    trained_data, epochs, callbacks = over_budget(data, profile, budget) if budget else (data, 0, [])
     start = time.perf_counter()
     net, history = train_on_split(
-        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=epochs, time_limit=budget,
-        model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", random_state=profile.random_state,
+        trained_data, profile, train_idx=train_idx, val_idx=val_idx, epochs=epochs, time_limit=budget,
+        model_path=MODELS_DIR / "scoreboard" / f"{recipe}.keras", random_state=profile.random_state, callbacks=callbacks,
     )
     trained = time.perf_counter() - start
     val_raw, calibration = holdout_predictions(net, data, val_idx)

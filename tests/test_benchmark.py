@@ -1,8 +1,10 @@
-"""benchmarks/run.py at a tiny size: it runs end to end and its last line is the JSON of its figures."""
+"""The benchmark scripts at a tiny size, each ending with a JSON line of its figures; the budgeted schedule."""
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,19 @@ def test_test_views_scores_every_set_of_views_of_the_holdout_model(tmp_path):
     assert [row["views"] for row in figures.values()] == [1, 3, 5, 7]
     assert all(row["val_kld"] >= 0 and row["test_kld"] >= 0 for row in figures.values())
     assert figures["one view"] != figures["the recipe's shifts and warps"]  # the views see different inputs
+
+
+def test_a_budgeted_run_warms_up_then_decays_its_rate_to_zero_as_the_seconds_run_out(monkeypatch):
+    spec = importlib.util.spec_from_file_location("compare_recipes", SCRIPT.with_name("compare_recipes.py"))
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    clock = [0.0]
+    monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
+    schedule = compare.WallClockCosine(100.0)
+    schedule.set_model(types.SimpleNamespace(optimizer=types.SimpleNamespace(learning_rate=None)))
+    schedule.on_train_begin()
+    rates = []
+    for clock[0] in (0.0, 2.5, 5.0, 52.5, 100.0, 130.0):
+        schedule.on_train_batch_begin(0)
+        rates.append(schedule.model.optimizer.learning_rate / compare.PEAK_RATE)
+    assert rates == pytest.approx([0.0, 0.5, 1.0, 0.5, 0.0, 0.0], abs=1e-9)  # warm-up over 5% of the seconds

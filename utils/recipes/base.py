@@ -98,7 +98,11 @@ def waveform(clips: np.ndarray) -> np.ndarray:
     return np.asarray(clips, dtype=np.float32) / 32768.0
 
 
-def adamw_warmup_cosine(total_steps: int, *, peak: float = 3e-3, warmup: float = 0.05, weight_decay: float = 1e-2):
+PEAK_RATE, WARMUP, WEIGHT_DECAY = 3e-3, 0.05, 1e-2  # adamw_warmup_cosine's defaults
+
+
+def adamw_warmup_cosine(total_steps: int, *, peak: float = PEAK_RATE, warmup: float = WARMUP,
+                        weight_decay: float = WEIGHT_DECAY):
     """AdamW whose learning rate rises linearly to ``peak`` over ``warmup`` of the run, then follows a cosine to 0."""
     import keras
 
