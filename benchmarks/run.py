@@ -14,7 +14,8 @@ On the same clips, in one run:
 (e) the default recipe's training as notebook 04 runs it (cached features,
     augmentation and fresh mixtures on the host, the network's steps), in
     clips per second of the second of two epochs; where the machine trains
-    it in bfloat16 (a CPU with AMX), also in float32.
+    it in bfloat16 (a CPU with AMX), also in float32; and its host side
+    alone (augmentation and fresh mixtures of every clip, one thread).
 
 Clips come from the train/ side of ``--data`` or, by default, from a small
 embedded dataset generated into a temporary folder. Prints a table, then a
@@ -51,7 +52,7 @@ from utils.store import save_npy_atomic  # noqa: E402
 from utils.train.devices import gpu_available, precision_policy  # noqa: E402
 from utils.train.loop import EpochTimes, TrainSettings, train_model  # noqa: E402
 
-REPEATS = 3  # repeats of the cheap measurements (b) and (c); their median is reported
+REPEATS = 3  # repeats of the cheap measurements (b), (c) and (e)'s host augmentation; their median is reported
 
 
 def random_targets(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -207,6 +208,7 @@ def train_default(data_dir: Path, clips: np.ndarray, work: Path, batches: int) -
     batch = max(recipe.batch_size, 256 if gpu_available() else 0)
     rows = np.resize(np.arange(len(clips)), batches * batch)
     targets = random_targets(len(clips), np.random.default_rng(0))
+    augment_s = host_augment(features, targets, augment, recipe.train_transform, batch)
     times = EpochTimes()
     settings = TrainSettings(epochs=2, batch_size=batch, patience=10, random_state=0, optimizer=recipe.optimizer,
                              transform=recipe.train_transform, augment=augment,
@@ -216,7 +218,21 @@ def train_default(data_dir: Path, clips: np.ndarray, work: Path, batches: int) -
                 model_path=work / f"default-{policy}.keras", settings=settings, callbacks=(times,))
     return {"recipe": recipe.name, "model": recipe.model, "batch": batch, "fresh_mixtures": words is not None,
             "dtype_policy": policy,
-            "clips": len(rows), "seconds": times.seconds[-1], "train_clips_per_s": len(rows) / times.seconds[-1]}
+            "clips": len(rows), "seconds": times.seconds[-1], "train_clips_per_s": len(rows) / times.seconds[-1],
+            "augment_clips": len(features), "augment_seconds": augment_s}
+
+
+def host_augment(features: np.ndarray, targets: np.ndarray, augment, transform, batch: int) -> float:
+    """Median seconds over REPEATS to turn every row of ``features`` into an augmented training batch, on the host."""
+    def one_pass(rng):
+        start = time.perf_counter()
+        for row in range(0, len(features), batch):
+            rows = slice(row, row + batch)
+            augment(transform(np.asarray(features[rows])), targets[rows], rng)
+        return time.perf_counter() - start
+
+    one_pass(np.random.default_rng(99))  # warm-up: cached tables, first allocations
+    return float(np.median([one_pass(np.random.default_rng(r)) for r in range(REPEATS)]))
 
 
 def table_row(stage: str, clips: int, seconds: float) -> str:
@@ -286,7 +302,8 @@ def main(argv=None) -> dict:
     result.update({"default_recipe": default["recipe"], "default_model": default["model"],
                    "default_train_batch": default["batch"], "default_train_fresh_mixtures": default["fresh_mixtures"],
                    "default_train_dtype_policy": default["dtype_policy"],
-                   "default_train_clips_per_s": default["train_clips_per_s"]})
+                   "default_train_clips_per_s": default["train_clips_per_s"],
+                   "default_augment_clips_per_s": default["augment_clips"] / default["augment_seconds"]})
     if "float32_clips_per_s" in default:
         result["default_train_float32_clips_per_s"] = default["float32_clips_per_s"]
     result = {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
@@ -307,6 +324,8 @@ def main(argv=None) -> dict:
             lines.append(table_row(label, batch * steps, batch * steps / rate))
     lines.append(table_row(f"(e) {default['recipe']}: {default['model']} training as in 04, batch {default['batch']}, "
                            f"{default['dtype_policy']}", default["clips"], default["seconds"]))
+    lines.append(table_row(f"    its host side alone: augmentation and fresh mixtures, batch {default['batch']}",
+                           default["augment_clips"], default["augment_seconds"]))
     if "float32_clips_per_s" in default:
         lines.append(table_row("    the same in float32 (KIT_PRECISION=float32)", default["clips"],
                                default["clips"] / default["float32_clips_per_s"]))

@@ -30,7 +30,7 @@ def test_benchmark_quick(tmp_path):
     rates = [k for k in figures if k.endswith("_per_s")]
     assert {"augment_seed_clips_per_s", "augment_wave_resnet_clips_per_s", "decode_clips_per_s", "train_seed_clips_per_s",
             "infer_seed_clips_per_s", "train_wave_resnet_clips_per_s", "infer_wave_resnet_clips_per_s",
-            "default_train_clips_per_s"} <= set(rates)
+            "default_train_clips_per_s", "default_augment_clips_per_s"} <= set(rates)
     assert all(figures[k] > 0 for k in rates)
     ratio = figures["augment_wave_resnet_clips_per_s"] / figures["augment_seed_clips_per_s"]
     assert figures["augment_speedup_vs_seed"] == pytest.approx(ratio, rel=1e-3)

@@ -66,8 +66,12 @@ def interpolate_frames(flat: np.ndarray, base: np.ndarray, length: np.ndarray, p
     frac = (p - i0).astype(np.float32)[..., None]
     i1 = np.minimum(i0 + 1, last) + base[:, None]
     i0 += base[:, None]
-    a = flat[i0].astype(np.float32)
-    return a + frac * (flat[i1].astype(np.float32) - a), inside
+    a = np.take(flat, i0, axis=0).astype(np.float32, copy=False)
+    b = np.take(flat, i1, axis=0).astype(np.float32, copy=False)
+    b -= a
+    b *= frac
+    b += a
+    return b, inside
 
 
 def warp_bands(x: np.ndarray, warp: np.ndarray) -> np.ndarray:
@@ -98,7 +102,8 @@ class MelWords:
     """
 
     def __init__(self, mixer: WordMixer, flat: np.ndarray, frame_starts: np.ndarray):
-        self.mixer, self.flat, self.frame_starts = mixer, flat, frame_starts  # frame_starts in mixer order
+        self.mixer, self.frame_starts = mixer, frame_starts  # frame_starts in mixer order
+        self.flat = np.asarray(flat, dtype=np.float32)  # read often: float16 would be converted at every batch
         self.frames = 1 + mixer.lengths // HOP
 
     @classmethod
@@ -142,8 +147,10 @@ class MelWords:
         offsets = (mixes["offset"].ravel() / HOP).astype(np.float32)
         positions = (np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] - offsets[:, None]) * change["tempo"][:, None]
         frames, inside = interpolate_frames(self.flat, self.frame_starts[utterance], self.frames[utterance], positions)
-        frames = warp_bands(frames, change["warp"]) + change["band_gain"][:, None, :]
-        power = np.exp(frames) * (mixes["gain"].ravel() ** 2)[:, None, None] * inside[..., None]
+        power = warp_bands(frames, change["warp"])
+        power += change["band_gain"][:, None, :]
+        np.exp(power, out=power)
+        power *= ((mixes["gain"].ravel() ** 2)[:, None] * inside)[..., None]
         power = power.reshape(n, 4, CLIP_FRAMES, N_MELS).sum(axis=1)
         noise = 10 ** (rng.uniform(*noise_db, size=(n, 1, 1)) / 10) * white_noise_mel()
         return np.log(power + noise.astype(np.float32)), mixes["labels"]
@@ -200,18 +207,20 @@ class MelAugment:
         change = self.clip_voice.draw(rng, n)
         positions = np.mod(np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] * change["tempo"][:, None], CLIP_FRAMES)
         x, _ = interpolate_frames(x.reshape(-1, N_MELS), np.arange(n) * CLIP_FRAMES, np.full(n, CLIP_FRAMES), positions)
-        power = np.exp(warp_bands(x, change["warp"]) + change["band_gain"][:, None, :])
+        power = warp_bands(x, change["warp"])
+        power += change["band_gain"][:, None, :]
+        np.exp(power, out=power)
         noisy = rng.random(n) < self.added_noise
         level = power.mean(axis=(1, 2)) * 10 ** (rng.uniform(*self.added_noise_db, size=n) / 10)
-        floor = (noisy * level / white_noise_mel().mean())[:, None, None] * white_noise_mel()
-        return np.log(power + floor.astype(np.float32))
+        power += ((noisy * level / white_noise_mel().mean())[:, None, None] * white_noise_mel()).astype(np.float32)
+        return np.log(power, out=power)
 
 
 def _roll_frames(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """Each clip rolled circularly along time by its own shift (positive: later)."""
     frames = x.shape[1]
     index = (np.arange(frames)[None, :] - shifts[:, None]) % frames
-    return np.take_along_axis(x, index[:, :, None], axis=1)
+    return x[np.arange(len(x))[:, None], index]
 
 
 def _mask(x: np.ndarray, rng: np.random.Generator, time_masks: tuple[int, int], band_masks: tuple[int, int]) -> np.ndarray:
