@@ -147,9 +147,7 @@ class MelWords:
         offsets = (mixes["offset"].ravel() / HOP).astype(np.float32)
         positions = (np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] - offsets[:, None]) * change["tempo"][:, None]
         frames, inside = interpolate_frames(self.flat, self.frame_starts[utterance], self.frames[utterance], positions)
-        power = warp_bands(frames, change["warp"])
-        power += change["band_gain"][:, None, :]
-        np.exp(power, out=power)
+        power = _changed_power(frames, change)
         power *= ((mixes["gain"].ravel() ** 2)[:, None] * inside)[..., None]
         power = power.reshape(n, 4, CLIP_FRAMES, N_MELS).sum(axis=1)
         noise = 10 ** (rng.uniform(*noise_db, size=(n, 1, 1)) / 10) * white_noise_mel()
@@ -207,13 +205,18 @@ class MelAugment:
         change = self.clip_voice.draw(rng, n)
         positions = np.mod(np.arange(CLIP_FRAMES, dtype=np.float32)[None, :] * change["tempo"][:, None], CLIP_FRAMES)
         x, _ = interpolate_frames(x.reshape(-1, N_MELS), np.arange(n) * CLIP_FRAMES, np.full(n, CLIP_FRAMES), positions)
-        power = warp_bands(x, change["warp"])
-        power += change["band_gain"][:, None, :]
-        np.exp(power, out=power)
+        power = _changed_power(x, change)
         noisy = rng.random(n) < self.added_noise
         level = power.mean(axis=(1, 2)) * 10 ** (rng.uniform(*self.added_noise_db, size=n) / 10)
         power += ((noisy * level / white_noise_mel().mean())[:, None, None] * white_noise_mel()).astype(np.float32)
         return np.log(power, out=power)
+
+
+def _changed_power(x: np.ndarray, change: dict[str, np.ndarray]) -> np.ndarray:
+    """Mel power of log-mel ``x`` (n, frames, N_MELS) after a ``VoiceChange.draw``'s band warp and band gain."""
+    power = warp_bands(x, change["warp"])
+    power += change["band_gain"][:, None, :]
+    return np.exp(power, out=power)
 
 
 def _roll_frames(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:
