@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import sys
@@ -61,15 +62,14 @@ QUICK_EPOCH_CLIPS = 2_560  # (e)'s epoch with --quick; else the standard profile
 
 
 class AfterFirstStep(keras.callbacks.Callback):
-    """Seconds from the end of a run's first step (tracing done) to the end of its first epoch."""
+    """Seconds from the end of a one-epoch run's first step (tracing done) to the end of the epoch."""
 
     def on_train_batch_end(self, batch, logs=None):
-        if batch == 0 and not hasattr(self, "start"):
+        if batch == 0:
             self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0:
-            self.seconds = time.perf_counter() - self.start
+        self.seconds = time.perf_counter() - self.start
 
 
 def random_targets(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -223,7 +223,7 @@ def train_default(data_dir: Path, clips: np.ndarray, work: Path, epoch_clips: in
     if words is not None:
         augment = dataclasses.replace(augment, words=words)
     batch = max(recipe.batch_size, 256 if gpu_available() else 0)
-    rows = np.resize(np.arange(len(clips)), max(2, -(-epoch_clips // batch)) * batch)
+    rows = np.resize(np.arange(len(clips)), max(2, math.ceil(epoch_clips / batch)) * batch)
     targets = random_targets(len(clips), np.random.default_rng(0))
     augment_s = host_augment(features, targets, augment, recipe.train_transform, batch)
     timer = AfterFirstStep()

@@ -42,19 +42,6 @@ class StopAfter(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class EpochTimes(keras.callbacks.Callback):
-    """Seconds each epoch took, validation included."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self.start)
-
-
 @dataclass(frozen=True)
 class TrainSettings:
     """How a network trains, besides its data and where its model goes.
