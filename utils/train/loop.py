@@ -181,6 +181,8 @@ def train_model(
     with data_parallel(replicas):
         model = build_model(model_name)
         model.compile(optimizer=s.optimizer(s.epochs * len(train)), loss=keras.losses.KLDivergence())
+        # its slots made now, not inside the first step, which TensorFlow would then trace a second time
+        model.optimizer.build(model.trainable_variables)
         history = model.fit(train, validation_data=val, epochs=s.epochs, verbose=s.verbose, callbacks=[
             best,
             keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: train.set_epoch(epoch)),
