@@ -36,7 +36,8 @@ from utils.dataset.clips import load_clips  # noqa: E402
 from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence  # noqa: E402
 from utils.paths import MODELS_DIR, OUTPUTS_DIR  # noqa: E402
-from utils.pipeline import holdout_predictions, predict_clips, prepare_training, resolve_data_dir, scores, train_on_split  # noqa: E402
+from utils.pipeline import holdout_predictions, predict_clips, scores, train_on_split  # noqa: E402
+from utils.training_data import prepare_training, resolve_data_dir  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.recipes.base import PEAK_RATE, WARMUP, WEIGHT_DECAY, adamw_warmup_cosine  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402

@@ -33,7 +33,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from utils.dataset.clips import load_clips  # noqa: E402
-from utils.pipeline import predict_clips, prepare_training, resolve_data_dir, train_on_split  # noqa: E402
+from utils.pipeline import predict_clips, train_on_split  # noqa: E402
+from utils.training_data import prepare_training, resolve_data_dir  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.train.splits import holdout_split  # noqa: E402
 

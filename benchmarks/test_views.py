@@ -30,7 +30,8 @@ import numpy as np  # noqa: E402
 from utils.dataset.clips import load_clips  # noqa: E402
 from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence  # noqa: E402
-from utils.pipeline import fit_recipe_calibration, load_model_set, prepare_training, resolve_data_dir  # noqa: E402
+from utils.pipeline import fit_recipe_calibration, load_model_set  # noqa: E402
+from utils.training_data import prepare_training, resolve_data_dir  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
 from utils.train.loop import predict  # noqa: E402

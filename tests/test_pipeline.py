@@ -6,14 +6,13 @@ from utils.pipeline import (
     fit_recipe_calibration,
     model_predictions,
     predict_clips,
-    prepare_training,
-    resolve_data_dir,
     train_fold,
     train_on_split,
 )
 from utils.profiles import get_profile
 from utils.recipes import get_recipe
 from utils.train.calibration import IDENTITY
+from utils.training_data import prepare_training, resolve_data_dir
 
 
 @pytest.mark.parametrize("recipe, rows_per_clip, shape", [
@@ -77,9 +76,9 @@ def test_explicit_data_folder_must_exist(tmp_path):
 
 
 def test_hosted_competition_data_is_found_unless_a_folder_is_given(dacon_folder, tmp_path, monkeypatch):
-    import utils.pipeline as pipeline
+    import utils.training_data as training_data
 
-    monkeypatch.setattr(pipeline, "hosted_data_dir", lambda: dacon_folder)
+    monkeypatch.setattr(training_data, "hosted_data_dir", lambda: dacon_folder)
     assert resolve_data_dir("", get_profile("smoke")) == dacon_folder
     other = tmp_path / "other"
     other.mkdir()
@@ -172,10 +171,10 @@ def test_fresh_mixtures_take_only_the_voices_being_trained_on(dacon_folder, tmp_
 
 
 def test_embedded_data_from_an_older_version_is_used_with_a_note(dacon_folder, monkeypatch, capsys):
-    import utils.pipeline as pipeline
+    import utils.training_data as training_data
 
-    monkeypatch.setattr(pipeline, "hosted_data_dir", lambda: None)
-    monkeypatch.setattr(pipeline, "embedded_data_dir", lambda name: dacon_folder)
+    monkeypatch.setattr(training_data, "hosted_data_dir", lambda: None)
+    monkeypatch.setattr(training_data, "embedded_data_dir", lambda name: dacon_folder)
     assert resolve_data_dir("", get_profile("smoke")) == dacon_folder
     note = capsys.readouterr().out
     assert "without voice groups" in note and "saved words" in note and "Delete the folder" in note

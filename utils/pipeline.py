@@ -1,22 +1,18 @@
-"""The steps the notebooks share: find the data, build the training set, train, predict, keep track of models."""
+"""The steps notebooks 04 to 06 share: train on a split or a fold, predict, keep track of models
+(finding the data and building the training set: ``utils.training_data``)."""
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from utils.datagen.writer import make_embedded_dataset
-from utils.dataset.errors import DataError
-from utils.dataset.saved_words import WORDS_FOLDER, WordMixer
-from utils.dataset.tables import load_train, read_groups
-from utils.environment import hosted_data_dir
 from utils.keys import code_fingerprint, key
 from utils.metrics import kl_divergence, top4_recall
-from utils.paths import CACHE_DIR, MODELS_DIR, SUBMISSION_PATH, embedded_data_dir
+from utils.paths import MODELS_DIR, SUBMISSION_PATH
+from utils.training_data import TrainingData, resolve_data_dir
 from utils.profiles import Profile, get_profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import save_json_atomic, save_npz_atomic
@@ -24,72 +20,6 @@ from utils.train.calibration import IDENTITY, fit_calibration
 from utils.train.devices import precision_policy
 from utils.train.loop import TrainSettings, predict, train_model
 from utils.train.splits import copy_rows, kfold_splits
-
-
-def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
-    """The data folder to use: ``data_dir`` if given; on Kaggle or Colab, competition
-    data found where they keep it; else the profile's embedded dataset, generated
-    on first use under data/. ``data_dir="embedded"`` forces the embedded one."""
-    hosted = hosted_data_dir() if not data_dir else None
-    if hosted:
-        print(f"Using the data found at {hosted} (set data_dir to choose another)", flush=True)
-        return hosted
-    if data_dir and data_dir != "embedded":
-        path = Path(data_dir).expanduser().resolve()
-        if not path.is_dir():
-            raise DataError(f"{path}: expected a data folder with train/, train_answer.csv, test/ and submission.csv")
-        return path
-    path = embedded_data_dir(profile.name)
-    if not path.is_dir():
-        print(f"Generating the embedded {profile.name} dataset in {path} ...", flush=True)
-        make_embedded_dataset(path, n_train=profile.n_train, n_test=profile.n_test, random_state=profile.random_state)
-    else:
-        lacks = [what for what, name in (("voice groups (validation splits by clip)", "train_groups.csv"),
-                                         ("saved words (no fresh mixtures)", WORDS_FOLDER))
-                 if not (path / name).exists()]
-        if lacks:
-            print(f"{path} was made by an older version, without {' or '.join(lacks)}. "
-                  "Delete the folder to regenerate it.", flush=True)
-    return path
-
-
-@dataclass
-class TrainingData:
-    ids: np.ndarray  # (n,) clip ids
-    clips: np.ndarray  # (n, 16000) int16
-    answers: np.ndarray  # (n, 30)
-    features: np.ndarray  # (copies * n, ...) what training reads, row = copy * n + clip
-    targets: np.ndarray  # (copies * n, 30)
-    recipe: Recipe
-    groups: np.ndarray | None = None  # (n,) voice group label of each clip (train_groups.csv), if known
-    words: WordMixer | None = None  # the dataset's saved training words (train_words/), where the recipe uses them
-
-    @property
-    def n(self) -> int:
-        return len(self.ids)
-
-
-def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cache_dir: Path = CACHE_DIR) -> TrainingData:
-    """The profile's training clips and, for an offline recipe, its training set (built once, cached)."""
-    recipe = get_recipe(recipe_name)
-    ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
-    n = min(profile.train_clips(recipe.family) or len(ids), len(ids))
-    groups = read_groups(data_dir, ids)
-    features = recipe.training_inputs(
-        clips, n=n, random_state=profile.random_state, cache_file=Path(cache_dir) / f"trainset-{recipe.name}-{profile.name}.npy",
-        key=key(Path(clips.filename).name, n, profile.random_state, code_fingerprint()),
-    )
-    ids, clips, answers = ids[:n], clips[:n], answers[:n]
-    groups = None if groups is None else groups[:n]
-    words = recipe.load_words(data_dir, cache_dir=cache_dir)
-    return TrainingData(ids, clips, answers, features, np.tile(answers, (recipe.copies, 1)), recipe, groups, words)
-
-
-def open_run(profile_name: str, data_dir: str | Path | None, recipe_name: str) -> tuple[Profile, Path, TrainingData]:
-    """What notebooks 04 and 05 start from: the profile, the data folder and the recipe's training data."""
-    profile = get_profile(profile_name)
-    folder = resolve_data_dir(data_dir, profile)
-    return profile, folder, prepare_training(folder, profile, recipe_name)
 
 
 def holdout_predictions(net: keras.Model, data: TrainingData, val_idx: np.ndarray) -> tuple[np.ndarray, dict]:
