@@ -12,7 +12,7 @@ from utils.registry import names
 
 
 @pytest.mark.parametrize("pick, kind, valid", [
-    (get_profile, "profile", "smoke, standard, full"),
+    (get_profile, "profile", "tiny, smoke, standard, full"),
     (get_recipe, "recipe", "mel_tcn, wave_resnet, wave_resnet_fresh, seed"),
     (build_model, "network", "seed_cnn, logmel_resnet"),
 ])
@@ -26,7 +26,7 @@ def test_the_command_line_lists_the_names_run_all_offers():
                             capture_output=True, text=True, check=True).stdout.split()
     assert listed == names("recipes") == ["mel_tcn", "wave_resnet", "wave_resnet_fresh", "seed"]
     usage = subprocess.run(["bash", "run_all.sh", "--help"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
-    assert "[--recipe mel_tcn|wave_resnet|wave_resnet_fresh|seed]" in usage and "[--profile smoke|standard|full]" in usage
+    assert "[--recipe mel_tcn|wave_resnet|wave_resnet_fresh|seed]" in usage and "[--profile tiny|smoke|standard|full]" in usage
 
 
 def test_an_unknown_kind_is_refused():

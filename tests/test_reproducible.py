@@ -15,10 +15,10 @@ from utils.paths import PROJECT_ROOT
 COMPARED = ["submission.csv", "val_predictions.npy", "oof_predictions.npy", "test_predictions.npy"]
 
 
-def start_smoke_run(kit: Path, data: Path) -> subprocess.Popen:
-    """Start notebooks 02..06 of the smoke profile in the copy ``kit`` on ``data``."""
+def start_tiny_run(kit: Path, data: Path) -> subprocess.Popen:
+    """Start notebooks 02..06 of the tiny profile in the copy ``kit`` on ``data``."""
     return subprocess.Popen(
-        ["bash", "run_all.sh", "--profile", "smoke", "--data", str(data), "--from", "02"],
+        ["bash", "run_all.sh", "--profile", "tiny", "--data", str(data), "--from", "02"],
         cwd=kit, env={**os.environ, "PYTHON": sys.executable}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
@@ -29,7 +29,7 @@ def test_same_random_state_and_profile_give_the_same_submission(tmp_path):
     kits = [tmp_path / name for name in ("first", "second")]
     for kit in kits:
         shutil.copytree(PROJECT_ROOT, kit, ignore=IGNORE)
-    runs = [start_smoke_run(kit, data) for kit in kits]  # side by side: each trains on one thread per op
+    runs = [start_tiny_run(kit, data) for kit in kits]  # side by side: each trains on one thread per op
     for run in runs:
         output, _ = run.communicate(timeout=900)
         assert run.returncode == 0, output

@@ -18,8 +18,8 @@ from utils.paths import PROJECT_ROOT
 def test_killed_run_resumes_and_unchanged_steps_are_skipped(tmp_path):
     kit = tmp_path / "kit"
     shutil.copytree(PROJECT_ROOT, kit, ignore=IGNORE)
-    data = write_dacon_folder(tmp_path / "data", n_train=200, n_test=6)  # epochs of a few seconds
-    command = ["bash", "run_all.sh", "--profile", "smoke", "--data", str(data)]
+    data = write_dacon_folder(tmp_path / "data", n_train=200, n_test=6)  # tiny: three epochs of a few seconds
+    command = ["bash", "run_all.sh", "--profile", "tiny", "--data", str(data)]
     env = {**os.environ, "PYTHON": sys.executable}
 
     first = subprocess.Popen(command, cwd=kit, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

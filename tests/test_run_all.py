@@ -99,7 +99,8 @@ def test_submit_predicts_a_folder_the_kit_has_never_seen(smoke_run, kit, tmp_pat
 
 @pytest.mark.slow
 def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
-    result = run(["bash", "run_all.sh", "--profile", "smoke", "--recipe", "seed", "--from", "03"], cwd=kit)
+    smoke_data = str(kit / "data" / "embedded-smoke")
+    result = run(["bash", "run_all.sh", "--profile", "tiny", "--data", smoke_data, "--recipe", "seed", "--from", "03"], cwd=kit)
     assert result.returncode == 0, result.stdout + result.stderr
     assert [line[:4] for line in result.stdout.splitlines() if line.startswith("[0")] == ["[03]", "[04]", "[05]", "[06]"]
     metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
@@ -110,7 +111,8 @@ def test_seed_recipe_runs_from_the_augment_step(smoke_run, kit):
 
 @pytest.mark.slow
 def test_folds_run_as_parallel_jobs_then_gather(smoke_run, kit):
-    result = run(["bash", "run_all.sh", "--profile", "smoke", "--from", "05", "--parallel-folds"], cwd=kit)
+    smoke_data = str(kit / "data" / "embedded-smoke")
+    result = run(["bash", "run_all.sh", "--profile", "tiny", "--data", smoke_data, "--from", "05", "--parallel-folds"], cwd=kit)
     assert result.returncode == 0, result.stdout + result.stderr
     out = kit / "outputs"
     assert sorted(p.name for p in (out / "notebooks").glob("05_fold_*.log")) == ["05_fold_0.log", "05_fold_1.log"]

@@ -57,6 +57,14 @@ class Profile:
 
 
 PROFILES: Registry[Profile] = Registry("profile", {
+    "tiny": Profile(
+        name="tiny", n_train=200, n_test=40,
+        training={"seed": Training(40, epochs=2, fold_epochs=1), "wave": Training(40, epochs=2, fold_epochs=1),
+                  "mel": Training(None, clips_seen=6_144, fold_clips_seen=2_048, epoch_clips=2_048)},
+        folds=2, ensemble=True, patience=10, batch_size=32, random_state=42,
+        deviations="seed and wave_resnet: 40 training clips, 2 epochs (1 per fold), batch 32; mel_tcn: 6,144 clips seen "
+                   "(2,048 per fold), batch 128; 2 folds: checks that every step runs on a folder, learns next to nothing",
+    ),
     "smoke": Profile(
         name="smoke", n_train=1000, n_test=200,
         training={"seed": Training(240, epochs=2, fold_epochs=1), "wave": Training(240, epochs=2, fold_epochs=1),
