@@ -40,6 +40,29 @@ def white_noise_mel() -> np.ndarray:
     return (np.sum(window**2) * mel_filters().sum(axis=0)).astype(np.float32)
 
 
+def _window() -> np.ndarray:
+    return np.hanning(WINDOW + 1)[:-1].astype(np.float32)
+
+
+def _stft(audio: np.ndarray) -> np.ndarray:
+    """(n, samples) float32 -> (n, 1 + samples // HOP, N_FFT // 2 + 1) complex: frames centred every HOP samples."""
+    padded = np.pad(audio, ((0, 0), (WINDOW // 2, WINDOW // 2)))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW, axis=1)[:, ::HOP][:, : 1 + audio.shape[1] // HOP]
+    return np.fft.rfft(frames * _window(), n=N_FFT, axis=-1)
+
+
+def _istft(spectrum: np.ndarray, length: int) -> np.ndarray:
+    """The inverse of ``_stft`` (windowed overlap-add), ``length`` samples."""
+    window = _window()
+    pieces = np.fft.irfft(spectrum, n=N_FFT, axis=-1)[..., :WINDOW] * window
+    span = (spectrum.shape[1] - 1) * HOP + WINDOW
+    audio, weight = np.zeros((len(spectrum), span), dtype=np.float32), np.zeros(span, dtype=np.float32)
+    for t in range(spectrum.shape[1]):
+        audio[:, t * HOP : t * HOP + WINDOW] += pieces[:, t]
+        weight[t * HOP : t * HOP + WINDOW] += np.square(window)
+    return (audio / np.maximum(weight, 1e-3))[:, WINDOW // 2 : WINDOW // 2 + length]
+
+
 def mel_power(audio: np.ndarray) -> np.ndarray:
     """Mel power spectrogram, frames centred every HOP samples (zero padding at both ends).
 
@@ -51,13 +74,9 @@ def mel_power(audio: np.ndarray) -> np.ndarray:
     -------
     np.ndarray, shape (n, 1 + samples // HOP, N_MELS), float32
     """
-    audio = np.asarray(audio, dtype=np.float32)
-    padded = np.pad(audio, ((0, 0), (WINDOW // 2, WINDOW // 2)))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW, axis=1)[:, ::HOP]
-    window = np.hanning(WINDOW + 1)[:-1].astype(np.float32)
-    spectrum = np.fft.rfft(frames * window, n=N_FFT, axis=-1)
+    spectrum = _stft(np.asarray(audio, dtype=np.float32))
     power = np.square(spectrum.real) + np.square(spectrum.imag)
-    return (power.astype(np.float32) @ mel_filters())[:, : 1 + audio.shape[1] // HOP]
+    return power.astype(np.float32) @ mel_filters()
 
 
 def log_mel(clips: np.ndarray) -> np.ndarray:
@@ -138,8 +157,10 @@ def standardized(x: np.ndarray) -> np.ndarray:
     return (x - mean) / (x.std(axis=(1, 2), keepdims=True) + 1e-5)
 
 
-def inverse_log_mel(x: np.ndarray) -> np.ndarray:
-    """Audio that sounds like the given log-mel (Griffin-Lim phase), for listening only.
+def inverse_log_mel(x: np.ndarray, *, n_iter: int = 32) -> np.ndarray:
+    """Audio that sounds like the given log-mel, for listening only: each frame's spectrum from its mel
+    power by least squares (clipped at 0), its phase by ``n_iter`` rounds of fast Griffin-Lim from a
+    fixed random start.
 
     Parameters
     ----------
@@ -150,9 +171,14 @@ def inverse_log_mel(x: np.ndarray) -> np.ndarray:
     np.ndarray, shape (n, (frames - 1) * HOP), float32, peak-normalised
     """
     power = np.maximum(np.exp(np.asarray(x, dtype=np.float32)) - FLOOR, 0.0)
-    audio = librosa.feature.inverse.mel_to_audio(
-        np.swapaxes(power, 1, 2), sr=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, win_length=WINDOW,
-        center=True, pad_mode="constant", power=2.0, fmin=FMIN, fmax=FMAX, n_iter=32,
-        length=(x.shape[1] - 1) * HOP,
-    )
+    magnitude = np.sqrt(np.maximum(power @ np.linalg.pinv(mel_filters()), 0.0))
+    length = (x.shape[1] - 1) * HOP
+    angles = np.exp(2j * np.pi * np.random.default_rng(0).random(magnitude.shape))
+    previous = np.zeros_like(angles)
+    for _ in range(n_iter):
+        rebuilt = _stft(_istft(magnitude * angles, length))
+        angles = rebuilt - 0.99 / 1.99 * previous  # the momentum of fast Griffin-Lim
+        angles /= np.abs(angles) + 1e-12
+        previous = rebuilt
+    audio = _istft(magnitude * angles, length)
     return (audio / (np.abs(audio).max(axis=-1, keepdims=True) + 1e-9) * 0.9).astype(np.float32)
