@@ -54,7 +54,7 @@ from utils.recipes.networks import build_model  # noqa: E402
 from utils.recipes.seed_augment import add_noise, pitch_shift, time_shift  # noqa: E402
 from utils.recipes.seed_features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.train.devices import gpu_available, precision_policy  # noqa: E402
+from utils.train.devices import dtype_policy, gpu_available, precision_policy  # noqa: E402
 from utils.train.loop import TrainSettings, train_model  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b), (c) and (e)'s host augmentation; their median is reported
@@ -170,10 +170,8 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
     rng = np.random.default_rng(0)
     x = rng.uniform(-0.5, 0.5, size=(batch, *shape)).astype(np.float32)
     y = random_targets(batch, rng)
-    previous = keras.config.dtype_policy()
     policy = precision_policy(recipe.mixed_precision)
-    keras.config.set_dtype_policy(policy)  # as utils.train.loop.train_model does
-    try:
+    with dtype_policy(policy):  # as utils.train.loop.train_model trains
         keras.utils.set_random_seed(0)
         model = build_model(recipe.model)
         model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.KLDivergence())
@@ -189,8 +187,6 @@ def network_speed(recipe_name: str, batch: int, steps: int) -> dict:
 
         train_s = step_times(lambda: float(model.train_on_batch(x, y)))  # float(): wait for the result
         infer_s = step_times(lambda: np.asarray(model.predict_on_batch(x)))
-    finally:
-        keras.config.set_dtype_policy(previous)
     return {"model": recipe.model, "parameters": int(model.count_params()), "dtype_policy": policy,
             "train_clips_per_s": batch / train_s, "infer_clips_per_s": batch / infer_s}
 

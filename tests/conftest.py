@@ -9,14 +9,6 @@ import soundfile as sf
 from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
 
 
-@pytest.fixture(autouse=True)
-def float32_keras():
-    """Each test starts in float32: training sets Keras's global dtype policy (bfloat16 on a CPU with AMX)."""
-    import keras
-
-    keras.config.set_dtype_policy("float32")
-
-
 def tone_clips(n: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
     """n clips of four overlapping word tones; returns (int16 (n, 16000), answers (n, 30))."""
     rng = np.random.default_rng(random_state)

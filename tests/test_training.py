@@ -116,6 +116,21 @@ def test_train_model_saves_best_model_and_predicts(tmp_path):
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
 
 
+def test_training_in_mixed_precision_leaves_the_callers_dtype_policy_alone(tmp_path, monkeypatch):
+    from utils.train import loop
+
+    monkeypatch.setattr(loop, "precision_policy", lambda mixed_precision: "mixed_bfloat16")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 98, 221)).astype(np.float16)
+    y = rng.dirichlet(np.ones(30), size=8).astype(np.float32)
+    model, _ = train_model(
+        "seed_cnn", x, y, train_rows=np.arange(6), val_rows=np.arange(6, 8), model_path=tmp_path / "m.keras",
+        settings=TrainSettings(epochs=1, batch_size=2, patience=1, random_state=0, verbose=0, mixed_precision=True),
+    )
+    assert keras.config.dtype_policy().name == "float32"  # a notebook's next model is not built in bfloat16
+    assert {layer.dtype_policy.name for layer in model.layers if layer.weights} == {"mixed_bfloat16"}
+
+
 class StopAfter(keras.callbacks.Callback):
     """Interrupts training like a crash would, without cleaning up."""
 

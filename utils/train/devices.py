@@ -75,6 +75,17 @@ def precision_policy(mixed_precision: bool) -> str:
     return "float32"
 
 
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras's global dtype policy is ``name`` inside the block and the caller's again after it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def input_workers() -> int:
     """Threads preparing training batches: several beside a GPU, so it never waits; 1 on a CPU, which computes."""
     return min(8, os.cpu_count() or 1) if gpu_available() else 1

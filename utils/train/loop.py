@@ -20,6 +20,7 @@ from utils.train.batches import FeatureBatches
 from utils.train.devices import (
     MeanReplicaStatistics,
     data_parallel,
+    dtype_policy,
     input_workers,
     precision_policy,
     replica_count,
@@ -169,7 +170,6 @@ def train_model(
                          f"of {replicas}, or fewer devices (the devices argument, or CUDA_VISIBLE_DEVICES)")
     use_cpu_op_threads(s.cpu_op_threads)
     keras.utils.set_random_seed(s.random_state)
-    keras.config.set_dtype_policy(precision_policy(s.mixed_precision))
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
     best = BestAndResume(model_path, run_key(model_name, features, targets, train_rows, val_rows, s))
@@ -178,7 +178,7 @@ def train_model(
                            workers=input_workers())
     val = FeatureBatches(features, val_rows, targets=targets, batch_size=s.batch_size, transform=s.transform,
                          multiple_of=replicas, remainder="pad")
-    with data_parallel(replicas):
+    with dtype_policy(precision_policy(s.mixed_precision)), data_parallel(replicas):
         model = build_model(model_name)
         model.compile(optimizer=s.optimizer(s.epochs * len(train)), loss=keras.losses.KLDivergence())
         # its slots made now, not inside the first step, which TensorFlow would then trace a second time
