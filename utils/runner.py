@@ -43,6 +43,8 @@ USAGE = """Usage: ./run_all.sh [--profile {profiles}] [--recipe {recipes}] [--da
 
 A notebook whose code, parameters, data and earlier steps are unchanged since its last
 successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped."""
+# Seconds papermill waits for a new kernel to answer (its default, 60, is short for a loaded machine).
+KERNEL_START_TIMEOUT = 300
 ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b")
 
 
@@ -115,7 +117,8 @@ def parse(argv: list[str]) -> Options:
 
 def papermill_args(options: Options, notebook: Path) -> list[str]:
     """The notebook's parameters as papermill takes them (06 takes the recipe the models were trained with)."""
-    args = ["-k", "python3", "--cwd", str(PROJECT_ROOT), "--no-progress-bar", "-p", "profile", options.profile]
+    args = ["-k", "python3", "--cwd", str(PROJECT_ROOT), "--no-progress-bar", "--start-timeout", str(KERNEL_START_TIMEOUT),
+            "-p", "profile", options.profile]
     if options.data:
         args += ["-p", "data_dir", options.data]
     if not notebook.name.startswith("06"):
