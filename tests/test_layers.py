@@ -3,7 +3,7 @@ import librosa
 import numpy as np
 import pytest
 
-from utils.recipes.layers import LogMel, SpecAugment
+from utils.recipes.layers import LogMel, SpecAugment, TimeBatchNormalization
 
 
 def librosa_log_mel(wave, fft):
@@ -59,3 +59,23 @@ def test_logmel_resnet_round_trips_through_a_saved_file(tmp_path):
     after = keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0)
     np.testing.assert_allclose(before, after, atol=1e-5)
     np.testing.assert_allclose(after.sum(axis=1), 1, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_bfloat16"])
+def test_time_batch_normalization_gives_keras_batch_normalization_outputs_and_statistics(dtype):
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=(16, 25, 8)).astype(np.float32)
+    fused, plain = (TimeBatchNormalization(momentum=0.9, dtype=dtype), keras.layers.BatchNormalization(momentum=0.9, dtype=dtype))
+    for layer in (fused, plain):
+        layer.build(x.shape)
+        layer.gamma.assign(np.linspace(0.5, 1.5, 8))
+        layer.beta.assign(np.linspace(-1.0, 1.0, 8))
+    # apart by the moving variance's n / (n - 1) at inference, by bfloat16 rounding in mixed precision
+    tolerance = {"rtol": 1e-2, "atol": 1e-3} if dtype == "float32" else {"rtol": 2e-2, "atol": 5e-2}
+    for training in (True, False):
+        out = [keras.ops.convert_to_numpy(keras.ops.cast(layer(x, training=training), "float32")) for layer in (fused, plain)]
+        np.testing.assert_allclose(out[0], out[1], **tolerance)
+        assert np.abs(out[0]).max() > 1  # normalised, not zeroed
+    np.testing.assert_allclose(fused.moving_mean.numpy(), plain.moving_mean.numpy(), atol=1e-5)
+    # the fused kernel's moving variance follows the unbiased batch variance: n / (n - 1) apart
+    np.testing.assert_allclose(fused.moving_variance.numpy(), plain.moving_variance.numpy(), rtol=1e-2)
+    assert not np.allclose(fused.moving_mean.numpy(), 0)

@@ -1,4 +1,4 @@
-"""Keras 3 layers that turn waveforms into features inside the model (any backend)."""
+"""Keras 3 layers for the networks: features inside the model, augmentation, normalisation (any backend)."""
 from __future__ import annotations
 
 import keras
@@ -106,3 +106,31 @@ class Standardize(keras.layers.Layer):
         x = ops.cast(x, "float32")
         mean = ops.mean(x, axis=axes, keepdims=True)
         return (x - mean) / (ops.std(x, axis=axes, keepdims=True) + 1e-5)
+
+
+@keras.saving.register_keras_serializable(package="kit")
+class TimeBatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization of (batch, frames, channels) over its last axis, in one fused kernel on TensorFlow.
+
+    On the TensorFlow backend it runs TensorFlow's fused batch norm (oneDNN on a
+    CPU, cuDNN on a GPU), several times faster than Keras's own ops there. The
+    statistics are Keras's, except that the moving variance follows the
+    unbiased batch variance (n / (n - 1), n = batch * frames). Other backends
+    and other shapes use Keras's layer.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if keras.config.backend() != "tensorflow" or mask is not None or len(inputs.shape) != 3 \
+                or self.axis not in (-1, 2) or self.renorm or not (self.center and self.scale):
+            return super().call(inputs, training=training, mask=mask)
+        import tensorflow as tf
+
+        train = bool(training and self.trainable)
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            tf.expand_dims(inputs, 2), tf.convert_to_tensor(self.gamma), tf.convert_to_tensor(self.beta),
+            mean=tf.convert_to_tensor(self.moving_mean), variance=tf.convert_to_tensor(self.moving_variance),
+            epsilon=self.epsilon, is_training=train, exponential_avg_factor=1.0 - self.momentum if train else 1.0)
+        if train:
+            self.moving_mean.assign(mean)
+            self.moving_variance.assign(variance)
+        return tf.cast(tf.squeeze(y, 2), self.compute_dtype)

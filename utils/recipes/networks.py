@@ -6,7 +6,7 @@ from keras import layers
 
 from utils.registry import Registry
 from utils.dataset.words import CLIP_SAMPLES, N_WORDS
-from utils.recipes.layers import LogMel, SpecAugment, Standardize
+from utils.recipes.layers import LogMel, SpecAugment, Standardize, TimeBatchNormalization
 from utils.recipes.mel_features import CLIP_FRAMES, N_MELS
 from utils.recipes.seed_features import SEED_FEATURE_SHAPE
 
@@ -39,6 +39,11 @@ def seed_cnn(input_shape: tuple[int, ...] = SEED_FEATURE_SHAPE, n_words: int = N
 def _norm():
     # momentum 0.9: inference statistics settle within tens of steps, not hundreds
     return layers.BatchNormalization(momentum=0.9)
+
+
+def _time_norm():
+    # the same for (batch, frames, channels), in TensorFlow's fused kernel
+    return TimeBatchNormalization(momentum=0.9)
 
 
 def _residual_block(x, filters: int, stride: int):
@@ -108,11 +113,11 @@ def wave1d_cnn(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
     inputs = keras.Input(shape=input_shape)
     x = layers.Reshape((*input_shape, 1))(inputs)
     x = layers.Conv1D(64, 80, strides=4, padding="same", use_bias=False)(x)
-    x = layers.Activation("swish")(_norm()(x))
+    x = layers.Activation("swish")(_time_norm()(x))
     for filters in (64, 128, 128, 256, 256):
         for _ in range(2):
             x = layers.Conv1D(filters, 3, padding="same", use_bias=False)(x)
-            x = layers.Activation("swish")(_norm()(x))
+            x = layers.Activation("swish")(_time_norm()(x))
         x = layers.MaxPooling1D(3)(x)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
     return keras.Model(inputs, _head(x, n_words), name="wave1d_cnn")
@@ -121,10 +126,10 @@ def wave1d_cnn(input_shape: tuple[int, ...] = (CLIP_SAMPLES,), n_words: int = N_
 def _temporal_block(x, filters: int, stride: int, kernel: int):
     shortcut = x
     x = layers.Conv1D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
-    x = layers.Activation("relu")(_norm()(x))
-    x = _norm()(layers.Conv1D(filters, kernel, padding="same", use_bias=False)(x))
+    x = layers.Activation("relu")(_time_norm()(x))
+    x = _time_norm()(layers.Conv1D(filters, kernel, padding="same", use_bias=False)(x))
     if stride != 1 or shortcut.shape[-1] != filters:
-        shortcut = _norm()(layers.Conv1D(filters, 1, strides=stride, use_bias=False)(shortcut))
+        shortcut = _time_norm()(layers.Conv1D(filters, 1, strides=stride, use_bias=False)(shortcut))
     return layers.Activation("relu")(layers.Add()([x, shortcut]))
 
 
@@ -142,7 +147,7 @@ def tc_resnet(input_shape: tuple[int, ...] = (CLIP_FRAMES, N_MELS), n_words: int
     x = layers.Reshape((*input_shape, 1))(Standardize()(inputs))
     x = layers.Activation("relu")(_norm()(layers.Conv2D(front, 3, strides=2, padding="same", use_bias=False)(x)))
     x = layers.Reshape((x.shape[1], x.shape[2] * front))(x)
-    x = layers.Activation("relu")(_norm()(layers.Conv1D(widths[0], 3, padding="same", use_bias=False)(x)))
+    x = layers.Activation("relu")(_time_norm()(layers.Conv1D(widths[0], 3, padding="same", use_bias=False)(x)))
     for stage, filters in enumerate(widths):
         x = _temporal_block(x, filters, stride=1 if stage == 0 else 2, kernel=kernel)
     x = layers.Concatenate()([layers.GlobalAveragePooling1D()(x), layers.GlobalMaxPooling1D()(x)])
