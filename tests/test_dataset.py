@@ -100,6 +100,17 @@ def test_odd_clips_are_corrected(tmp_path, rate, channels, seconds, subtype, fix
     assert 0.45 < np.abs(clip[:8000]).max() / 32768 < 0.55
 
 
+def test_float_clip_beyond_full_scale_is_scaled_down_not_clipped(tmp_path):
+    t = np.arange(16000) / 16000
+    audio = 3.0 * np.sin(2 * np.pi * 440 * t)
+    sf.write(tmp_path / "clip_1.wav", audio, 16000, subtype="FLOAT")
+    clip, fixes = read_clip(tmp_path / "clip_1.wav")
+    assert fixes == {"scaled": "peak 3 times full scale"}
+    np.testing.assert_allclose(clip / 32768, audio / 3.0, atol=1e-4)  # the same wave, not a clipped square
+    with pytest.warns(DataWarning, match=r"1 clips had samples beyond full scale .*clip_1.wav: peak 3 times full scale"):
+        decode_clips([tmp_path / "clip_1.wav"])
+
+
 def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()

@@ -84,8 +84,9 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     -------
     clip : np.ndarray, shape (16000,), int16
     fixes : dict of str to str
-        What was corrected, a subset of {"resampled", "downmixed", "truncated", "padded", "cut"},
-        each with a detail ("header says N frames, file holds M" for "truncated", else "").
+        What was corrected, a subset of {"resampled", "downmixed", "truncated", "scaled", "padded", "cut"},
+        each with a detail ("header says N frames, file holds M" for "truncated", the peak for
+        "scaled", else "").
     """
     path = Path(path)
     try:
@@ -107,6 +108,10 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
         audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     if not np.all(np.isfinite(audio)):
         raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    peak = float(np.abs(audio).max())
+    if peak > 1.0:  # float samples past full scale: int16 would clip them
+        fixes["scaled"] = f"peak {peak:.3g} times full scale"
+        audio = audio / peak
     if len(audio) < CLIP_SAMPLES:
         if "truncated" not in fixes:  # a truncated clip's warning already says it is padded
             fixes["padded"] = ""
@@ -123,6 +128,7 @@ _FIX_TEXT = {
     "downmixed": "had several channels: downmixed to mono",
     "truncated": "are truncated (the file ends before the samples its header promises): "
                  "the audio there is used, padded with silence to 1 s",
+    "scaled": "had samples beyond full scale (float WAV): scaled down to fit, not clipped",
     "padded": "were shorter than 1 s: padded with silence at the end",
     "cut": "were longer than 1 s: cut to their first second",
 }
