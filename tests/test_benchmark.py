@@ -42,6 +42,19 @@ def test_benchmark_quick(tmp_path):
 
 
 @pytest.mark.slow
+def test_batch_norm_benchmark_times_both_normalisations_of_a_network(tmp_path):
+    out = tmp_path / "figures.json"
+    run = subprocess.run([sys.executable, str(SCRIPT.with_name("batch_norm.py")), "--networks", "tc_resnet", "--steps", "2",
+                          "--json-out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout.strip().splitlines()[-1])
+    assert figures == json.loads(out.read_text()) and "wave1d_cnn" not in figures
+    step = figures["tc_resnet"]
+    assert step["batch"] == 128 and step["keras_step_s"] > 0 and step["fused_step_s"] > 0
+    assert step["ratio"] == pytest.approx(step["fused_step_s"] / step["keras_step_s"], rel=1e-2)
+
+
+@pytest.mark.slow
 def test_memory_benchmark_reports_each_stage(tmp_path):
     data = write_dacon_folder(tmp_path / "data", n_train=12, n_test=3)
     env = {**os.environ, "KIT_WORK_DIR": str(tmp_path / "work")}  # caches and models stay under tmp_path
