@@ -1,7 +1,7 @@
 """Scoreboard: train every recipe on the same clips and split, score them side by side.
 
     python benchmarks/compare_recipes.py [--profile NAME] [--data DIR]
-                                         [--recipes seed,wave_resnet,mel_tcn] [--budget SECONDS]
+                                         [--recipes seed,wave_resnet,mel_tcn] [--budget SECONDS|seed]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
 04 trains it), its validation KLD (raw, and after the calibration fitted on
@@ -12,7 +12,10 @@ profile's length, from an ample number of epochs, stopped when the budget
 ends. A recipe sized by clips seen (its learning rate warms up, then decays
 to 0) gets that schedule over the budget's seconds instead of its steps, so
 its rate reaches 0 as the budget ends, however the machine's speed varies
-meanwhile; the others train at their constant rate.
+meanwhile; the others train at their constant rate. ``--budget seed`` trains
+the seed first, at its profile's length, and gives every other recipe the
+seconds the seed's training took in this run, so the host's speed that hour
+weighs on both alike.
 Writes outputs/scoreboard.csv and outputs/scoreboard.md and prints the table.
 """
 from __future__ import annotations
@@ -80,6 +83,31 @@ def over_budget(data, profile, budget: float):
     return dataclasses.replace(data, recipe=recipe), 100_000, [WallClockCosine(budget)]
 
 
+SEED_TIME = "seed"  # --budget seed: the seed's own training time in this run
+
+
+def budget_arg(text: str) -> float | str:
+    """--budget's value: seconds above 0, or "seed"."""
+    if text == SEED_TIME:
+        return SEED_TIME
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, or {SEED_TIME!r}; got {text!r}")
+    return seconds
+
+
+def training_order(recipes: list[str], budget: float | str | None) -> list[str]:
+    """The recipes in the order they train: with ``--budget seed``, the seed first."""
+    if budget != SEED_TIME:
+        return recipes
+    if "seed" not in recipes:
+        raise ValueError(f"--budget seed needs the seed among --recipes, got {','.join(recipes)}")
+    return ["seed"] + [r for r in recipes if r != "seed"]
+
+
 def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:
     start = time.perf_counter()
     data = prepare_training(data_dir, profile, recipe)
@@ -118,20 +146,31 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--profile", default="smoke", choices=list(PROFILES))
     parser.add_argument("--data", default="", help="a DACON-layout folder (default: the profile's embedded dataset)")
     parser.add_argument("--recipes", default="seed,wave_resnet,mel_tcn")
-    parser.add_argument("--budget", type=float, default=None,
-                        help="train every recipe for this many seconds (default: each for its profile's length)")
+    parser.add_argument("--budget", type=budget_arg, default=None,
+                        help="train every recipe for this many seconds, or 'seed': the others for as long as the seed "
+                             "takes at its profile's length (default: each for its profile's length)")
     args = parser.parse_args(argv)
+    try:
+        recipes = training_order(args.recipes.split(","), args.budget)
+    except ValueError as error:
+        parser.error(str(error))
     profile = get_profile(args.profile)
     data_dir = resolve_data_dir(args.data, profile)
     test_ids, test_clips = load_clips(data_dir / "test")
     test_truth = load_test_answers(data_dir, test_ids)
     rows = []
-    for recipe in args.recipes.split(","):
-        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=args.budget))
+    seconds = None if args.budget == SEED_TIME else args.budget
+    for recipe in recipes:
+        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=seconds))
         print(rows[-1], flush=True)
+        if args.budget == SEED_TIME and recipe == "seed":
+            seconds = rows[-1]["train_s"]
     table = pd.DataFrame(rows).round(4)
     write_bytes_atomic(OUTPUTS_DIR / "scoreboard.csv", table.to_csv(index=False).encode())
-    length = f"a budget of {args.budget:g} s of training per recipe" if args.budget else profile.deviations
+    if args.budget == SEED_TIME:
+        length = f"the seed at its profile's length, the others for its {seconds:g} s of training"
+    else:
+        length = f"a budget of {args.budget:g} s of training per recipe" if args.budget else profile.deviations
     heading = f"Profile `{profile.name}` ({length}); data {data_dir.name}\n\n"
     write_bytes_atomic(OUTPUTS_DIR / "scoreboard.md", (heading + markdown_table(table) + "\n").encode())
     print(heading + markdown_table(table))

@@ -1,4 +1,5 @@
 """The benchmark scripts at a tiny size, each ending with a JSON line of its figures; the budgeted schedule."""
+import argparse
 import importlib.util
 import json
 import os
@@ -105,10 +106,27 @@ def test_test_views_scores_every_set_of_views_of_the_holdout_model(tmp_path):
     assert figures["one view"] != figures["the recipe's shifts and warps"]  # the views see different inputs
 
 
-def test_a_budgeted_run_warms_up_then_decays_its_rate_to_zero_as_the_seconds_run_out(monkeypatch):
+def load_compare_recipes():
     spec = importlib.util.spec_from_file_location("compare_recipes", SCRIPT.with_name("compare_recipes.py"))
     compare = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(compare)
+    return compare
+
+
+def test_budget_of_the_seeds_time_trains_the_seed_first_and_bad_budgets_are_named():
+    compare = load_compare_recipes()
+    assert compare.budget_arg("700") == 700.0 and compare.budget_arg("seed") == "seed"
+    for bad in ("0", "-5", "soon", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError, match=f"got '{bad}'"):
+            compare.budget_arg(bad)
+    assert compare.training_order(["mel_tcn", "seed", "wave_resnet"], "seed") == ["seed", "mel_tcn", "wave_resnet"]
+    assert compare.training_order(["mel_tcn", "seed"], 700.0) == ["mel_tcn", "seed"]
+    with pytest.raises(ValueError, match="needs the seed"):
+        compare.training_order(["mel_tcn"], "seed")
+
+
+def test_a_budgeted_run_warms_up_then_decays_its_rate_to_zero_as_the_seconds_run_out(monkeypatch):
+    compare = load_compare_recipes()
     clock = [0.0]
     monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
     schedule = compare.WallClockCosine(100.0)
