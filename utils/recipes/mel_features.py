@@ -33,15 +33,14 @@ def mel_filters() -> np.ndarray:
     return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).T.astype(np.float32)
 
 
+def _window() -> np.ndarray:
+    return np.hanning(WINDOW + 1)[:-1].astype(np.float32)
+
+
 @lru_cache(maxsize=1)
 def white_noise_mel() -> np.ndarray:
     """(N_MELS,) float32: the expected mel power of unit-variance white noise."""
-    window = np.hanning(WINDOW + 1)[:-1]
-    return (np.sum(window**2) * mel_filters().sum(axis=0)).astype(np.float32)
-
-
-def _window() -> np.ndarray:
-    return np.hanning(WINDOW + 1)[:-1].astype(np.float32)
+    return (np.sum(np.square(_window(), dtype=np.float64)) * mel_filters().sum(axis=0)).astype(np.float32)
 
 
 def _stft(audio: np.ndarray) -> np.ndarray:
@@ -57,9 +56,10 @@ def _istft(spectrum: np.ndarray, length: int) -> np.ndarray:
     pieces = np.fft.irfft(spectrum, n=N_FFT, axis=-1)[..., :WINDOW] * window
     span = (spectrum.shape[1] - 1) * HOP + WINDOW
     audio, weight = np.zeros((len(spectrum), span), dtype=np.float32), np.zeros(span, dtype=np.float32)
+    squared = np.square(window)
     for t in range(spectrum.shape[1]):
         audio[:, t * HOP : t * HOP + WINDOW] += pieces[:, t]
-        weight[t * HOP : t * HOP + WINDOW] += np.square(window)
+        weight[t * HOP : t * HOP + WINDOW] += squared
     return (audio / np.maximum(weight, 1e-3))[:, WINDOW // 2 : WINDOW // 2 + length]
 
 

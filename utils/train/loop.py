@@ -51,7 +51,7 @@ class TrainSettings:
     the run). ``transform`` turns stored rows into model inputs and
     ``augment`` alters training batches (see FeatureBatches). With
     ``mixed_precision`` the model computes in float16 on a GPU, bfloat16 on a
-    CPU with AMX (``precision_policy``).
+    CPU with bfloat16 instructions (``precision_policy``).
     ``devices``: see ``utils.train.devices.replica_count``; ``batch_size`` is
     the global batch, split evenly across them. With ``time_limit`` (seconds)
     training stops after the first batch past it, then validates that last,
