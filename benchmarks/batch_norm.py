@@ -43,26 +43,33 @@ def built(name: str, *, fused: bool) -> keras.Model:
     return model
 
 
-def step_times(name: str, batch: int, steps: int) -> dict:
-    """Median seconds per training step of the two copies of ``name``, their steps taken in turn."""
-    models = {"keras": built(name, fused=False), "fused": built(name, fused=True)}
+def interleaved_step_medians(models: dict[str, keras.Model], batch: int, steps: int) -> dict[str, float]:
+    """Median seconds per training step of each model, their steps taken in turn on one random batch."""
+    first = next(iter(models.values()))
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, *models["keras"].input_shape[1:])).astype(np.float32)
-    y = np.full((batch, models["keras"].output_shape[-1]), 1 / models["keras"].output_shape[-1], dtype=np.float32)
+    x = rng.normal(size=(batch, *first.input_shape[1:])).astype(np.float32)
+    y = np.full((batch, first.output_shape[-1]), 1 / first.output_shape[-1], dtype=np.float32)
     times = {k: [] for k in models}
     for _ in range(WARMUP + steps):
         for k, model in models.items():
             start = time.perf_counter()
             model.train_on_batch(x, y)
             times[k].append(time.perf_counter() - start)
-    median = {k: float(np.median(v[WARMUP:])) for k, v in times.items()}
+    return {k: float(np.median(v[WARMUP:])) for k, v in times.items()}
+
+
+def step_times(name: str, batch: int, steps: int) -> dict:
+    """Median seconds per training step of the two copies of ``name`` and their ratio."""
+    copies = {"keras": built(name, fused=False), "fused": built(name, fused=True)}
+    median = interleaved_step_medians(copies, batch, steps)
     return {"batch": batch, "keras_step_s": median["keras"], "fused_step_s": median["fused"],
             "ratio": median["fused"] / median["keras"]}
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=60, help="timed steps of each copy")
+def network_args(description: str, steps: int, argv=None) -> tuple[argparse.Namespace, list[str]]:
+    """A step A/B's options (--steps, --networks, --json-out) and its networks; an unknown one is refused by name."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=steps, help="timed steps of each copy")
     parser.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated, of " + ", ".join(NETWORKS))
     parser.add_argument("--json-out", type=Path, help="also write the JSON line to this file")
     args = parser.parse_args(argv)
@@ -70,6 +77,20 @@ def main(argv=None) -> dict:
     unknown = sorted(set(names) - set(NETWORKS))
     if unknown:
         parser.error(f"unknown network {', '.join(unknown)}: expected some of {', '.join(NETWORKS)}")
+    return args, names
+
+
+def print_json(result: dict, json_out: Path | None) -> dict:
+    """Prints ``result`` as the last JSON line, also written to ``json_out`` when given."""
+    line = json.dumps(result)
+    if json_out:
+        write_bytes_atomic(json_out, (line + "\n").encode())
+    print(line)
+    return result
+
+
+def main(argv=None) -> dict:
+    args, names = network_args(__doc__.splitlines()[0], 60, argv)
     use_cpu_op_threads(1)  # as training runs on a CPU
     policy = precision_policy(True)
     result = {"backend": keras.config.backend(), "dtype_policy": policy, "steps": args.steps}
@@ -81,11 +102,7 @@ def main(argv=None) -> dict:
             result[name] = {k: round(v, 4) for k, v in figures.items()}
             print(f"{name:<12} {batch:>5} {1e3 * figures['keras_step_s']:>12.1f} {1e3 * figures['fused_step_s']:>9.1f} "
                   f"{figures['ratio']:>6.3f}")
-    line = json.dumps(result)
-    if args.json_out:
-        write_bytes_atomic(args.json_out, (line + "\n").encode())
-    print(line)
-    return result
+    return print_json(result, args.json_out)
 
 
 if __name__ == "__main__":

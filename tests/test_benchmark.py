@@ -43,16 +43,30 @@ def test_benchmark_quick(tmp_path):
 
 
 @pytest.mark.slow
-def test_batch_norm_benchmark_times_both_normalisations_of_a_network(tmp_path):
+def _tc_resnet_step_ab(tmp_path, script: str) -> dict:
+    """Runs a step A/B benchmark on tc_resnet alone; its JSON line, which it also wrote to --json-out."""
     out = tmp_path / "figures.json"
-    run = subprocess.run([sys.executable, str(SCRIPT.with_name("batch_norm.py")), "--networks", "tc_resnet", "--steps", "2",
+    run = subprocess.run([sys.executable, str(SCRIPT.with_name(script)), "--networks", "tc_resnet", "--steps", "2",
                           "--json-out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     assert figures == json.loads(out.read_text()) and "wave1d_cnn" not in figures
+    return figures
+
+
+def test_batch_norm_benchmark_times_both_normalisations_of_a_network(tmp_path):
+    figures = _tc_resnet_step_ab(tmp_path, "batch_norm.py")
     step = figures["tc_resnet"]
     assert step["batch"] == 128 and step["keras_step_s"] > 0 and step["fused_step_s"] > 0
     assert step["ratio"] == pytest.approx(step["fused_step_s"] / step["keras_step_s"], rel=1e-2)
+
+
+def test_precision_benchmark_times_float32_and_bfloat16_steps_and_names_the_kits_choice(tmp_path):
+    figures = _tc_resnet_step_ab(tmp_path, "precision.py")
+    assert figures["kit_policy"] == ("mixed_bfloat16" if figures["bf16_instructions"] else "float32")
+    step = figures["tc_resnet"]
+    assert step["batch"] == 128 and step["float32_step_s"] > 0 and step["bfloat16_step_s"] > 0
+    assert step["ratio"] == pytest.approx(step["bfloat16_step_s"] / step["float32_step_s"], rel=1e-2)
 
 
 @pytest.mark.slow
