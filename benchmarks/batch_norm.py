@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -25,14 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from utils.recipes import networks  # noqa: E402
 from utils.store import write_bytes_atomic  # noqa: E402
-from utils.train.devices import dtype_policy, precision_policy, use_cpu_op_threads  # noqa: E402
+from utils.train.devices import use_cpu_op_threads  # noqa: E402
+from utils.train.precision import dtype_policy, interleaved_step_medians, precision_policy  # noqa: E402
 
 NETWORKS = {"tc_resnet": 128, "wave1d_cnn": 32}  # network: batch
-WARMUP = 3  # steps left out of the median (tracing, first allocations)
 
 
 def built(name: str, *, fused: bool) -> keras.Model:
@@ -41,21 +39,6 @@ def built(name: str, *, fused: bool) -> keras.Model:
         model = networks.build_model(name)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.KLDivergence())
     return model
-
-
-def interleaved_step_medians(models: dict[str, keras.Model], batch: int, steps: int) -> dict[str, float]:
-    """Median seconds per training step of each model, their steps taken in turn on one random batch."""
-    first = next(iter(models.values()))
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, *first.input_shape[1:])).astype(np.float32)
-    y = np.full((batch, first.output_shape[-1]), 1 / first.output_shape[-1], dtype=np.float32)
-    times = {k: [] for k in models}
-    for _ in range(WARMUP + steps):
-        for k, model in models.items():
-            start = time.perf_counter()
-            model.train_on_batch(x, y)
-            times[k].append(time.perf_counter() - start)
-    return {k: float(np.median(v[WARMUP:])) for k, v in times.items()}
 
 
 def step_times(name: str, batch: int, steps: int) -> dict:

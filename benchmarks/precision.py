@@ -6,43 +6,36 @@ For each temporal network (tc_resnet at batch 128, wave1d_cnn at batch 32,
 one TensorFlow thread per op as training runs on a CPU) it builds one copy
 under each dtype policy and times their training steps in turn on the same
 random batch, so that a host whose speed drifts slows both alike. Prints the
-median step of each, their ratio and whether the kit trains in bfloat16 here
-(``precision_policy``: a CPU with AMX or AVX-512 BF16), then a JSON line.
+median step of each, their ratio, this CPU's bfloat16 flags and the precision
+the kit trains in here (``precision_policy``: with AVX-512 BF16 but no AMX it
+times both once itself), then a JSON line.
 """
 from __future__ import annotations
 
-from batch_norm import NETWORKS, interleaved_step_medians, network_args, print_json  # sets the backend and path
+from batch_norm import NETWORKS, network_args, print_json  # sets the backend and path
 
 import keras  # noqa: E402
 
-from utils.recipes import networks  # noqa: E402
-from utils.train.devices import (  # noqa: E402
-    cpu_has_bf16_instructions,
-    dtype_policy,
+from utils.train.devices import use_cpu_op_threads  # noqa: E402
+from utils.train.precision import (  # noqa: E402
+    POLICIES,
+    compiled,
+    cpu_bf16_flags,
+    interleaved_step_medians,
     precision_policy,
-    use_cpu_op_threads,
 )
-
-POLICIES = ("float32", "mixed_bfloat16")
-
-
-def built(name: str, policy: str) -> keras.Model:
-    with dtype_policy(policy):
-        model = networks.build_model(name)
-        model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=keras.losses.KLDivergence())
-    return model
 
 
 def main(argv=None) -> dict:
     args, names = network_args(__doc__.splitlines()[0], 30, argv)
     use_cpu_op_threads(1)
-    result = {"backend": keras.config.backend(), "bf16_instructions": cpu_has_bf16_instructions(),
-              "kit_policy": precision_policy(True), "steps": args.steps}
-    print(f"bfloat16 instructions: {result['bf16_instructions']}; the kit trains in {result['kit_policy']}")
+    result = {"backend": keras.config.backend(), "bf16_flags": sorted(cpu_bf16_flags()), "steps": args.steps}
+    result["kit_policy"] = precision_policy(True)
+    print(f"bfloat16 flags: {', '.join(result['bf16_flags']) or 'none'}; the kit trains in {result['kit_policy']}")
     print(f"{'network':<12} {'batch':>5} {'float32 ms':>11} {'bfloat16 ms':>12} {'ratio':>6}")
     for name in names:
         batch = NETWORKS[name]
-        median = interleaved_step_medians({p: built(name, p) for p in POLICIES}, batch, args.steps)
+        median = interleaved_step_medians({p: compiled(name, p) for p in POLICIES}, batch, args.steps)
         ratio = median["mixed_bfloat16"] / median["float32"]
         result[name] = {"batch": batch, "float32_step_s": round(median["float32"], 4),
                         "bfloat16_step_s": round(median["mixed_bfloat16"], 4), "ratio": round(ratio, 4)}

@@ -31,7 +31,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -54,7 +53,8 @@ from utils.recipes.networks import build_model  # noqa: E402
 from utils.recipes.seed_augment import add_noise, pitch_shift, time_shift  # noqa: E402
 from utils.recipes.seed_features import SEED_FEATURE_SHAPE, seed_features  # noqa: E402
 from utils.store import save_npy_atomic  # noqa: E402
-from utils.train.devices import dtype_policy, gpu_available, precision_policy  # noqa: E402
+from utils.train.devices import cpu_name, gpu_available  # noqa: E402
+from utils.train.precision import dtype_policy, precision_policy  # noqa: E402
 from utils.train.loop import TrainSettings, train_model  # noqa: E402
 
 REPEATS = 3  # repeats of the cheap measurements (b), (c) and (e)'s host augmentation; their median is reported
@@ -78,16 +78,6 @@ def random_targets(n: int, rng: np.random.Generator) -> np.ndarray:
     for row in targets:
         row[rng.choice(N_WORDS, size=WORDS_PER_CLIP, replace=False)] = 1 / WORDS_PER_CLIP
     return targets
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_name() -> str:

@@ -154,35 +154,3 @@ def test_batches_split_evenly_dropping_training_and_padding_validation_remainder
     np.testing.assert_allclose(np.sum(weights[:11] * losses) / 12, losses.mean())
     with pytest.raises(ValueError, match="multiple of 2"):
         FeatureBatches(x, np.arange(11), targets=y, batch_size=3, multiple_of=2)
-
-
-def test_mixed_precision_is_bfloat16_only_on_a_cpu_with_bf16_instructions_and_never_when_float32_is_asked(monkeypatch):
-    monkeypatch.setattr(devices, "gpu_available", lambda: False)
-    monkeypatch.delenv("KIT_PRECISION", raising=False)
-    for bf16, expected in ((True, "mixed_bfloat16"), (False, "float32")):
-        monkeypatch.setattr(devices, "cpu_has_bf16_instructions", lambda bf16=bf16: bf16)
-        assert devices.precision_policy(True) == expected
-        assert devices.precision_policy(False) == "float32"
-    monkeypatch.setattr(devices, "cpu_has_bf16_instructions", lambda: True)
-    monkeypatch.setenv("KIT_PRECISION", "float32")
-    assert devices.precision_policy(True) == "float32"
-    monkeypatch.setattr(devices, "gpu_available", lambda: True)
-    monkeypatch.delenv("KIT_PRECISION")
-    assert devices.precision_policy(True) == "mixed_float16"
-
-
-def test_bf16_instructions_are_read_from_the_cpu_flags_amx_or_avx512_bf16(tmp_path):
-    flags = {"intel_amx": "fpu avx512f amx_bf16 amx_tile", "amd_zen4": "fpu avx512f avx512_bf16",
-             "older": "fpu avx2 avx512f avx512_vnni", "lookalike": "fpu xamx_bf16x"}
-    found = {}
-    for name, line in flags.items():
-        (tmp_path / name).write_text(f"processor\t: 0\nflags\t\t: {line}\n\nprocessor\t: 1\nflags\t\t: {line}\n")
-        found[name] = devices.cpu_has_bf16_instructions(str(tmp_path / name))
-    assert found == {"intel_amx": True, "amd_zen4": True, "older": False, "lookalike": False}
-    assert devices.cpu_has_bf16_instructions(str(tmp_path / "missing")) is False
-
-
-def test_asking_for_an_unknown_precision_is_refused(monkeypatch):
-    monkeypatch.setenv("KIT_PRECISION", "fp32")
-    with pytest.raises(ValueError, match="KIT_PRECISION='fp32': expected 'float32' or 'auto'"):
-        devices.precision_policy(True)

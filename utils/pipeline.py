@@ -17,7 +17,7 @@ from utils.profiles import Profile, get_profile
 from utils.recipes import Recipe, get_recipe
 from utils.store import save_json_atomic, save_npz_atomic
 from utils.train.calibration import IDENTITY, fit_calibration
-from utils.train.devices import precision_policy
+from utils.train.precision import precision_policy
 from utils.train.loop import TrainSettings, predict, train_model
 from utils.train.splits import copy_rows, kfold_splits
 

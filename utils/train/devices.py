@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import platform
 import warnings
 
 import keras
@@ -45,49 +46,17 @@ def accelerator_count() -> int:
     return 0
 
 
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX; AVX-512 BF16 (AMD Zen 4 on, Intel Cooper Lake)
+def cpu_lines() -> list[str]:
+    """This CPU's model name and flags as Linux lists them (empty where it cannot be read)."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as lines:
+        return [line.strip() for line in lines if line.startswith(("model name", "flags"))][:2]
+    return []
 
 
-@functools.cache
-def cpu_has_bf16_instructions(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware: Linux lists one of ``BF16_FLAGS`` among its flags."""
-    try:
-        with open(cpuinfo) as lines:
-            return any(line.startswith("flags") and set(BF16_FLAGS) & set(line.split()) for line in lines)
-    except OSError:
-        return False
-
-
-def precision_policy(mixed_precision: bool) -> str:
-    """The Keras dtype policy a recipe trains and predicts under.
-
-    With ``mixed_precision``: float16 on a GPU, bfloat16 on a CPU with
-    bfloat16 instructions under TensorFlow (whose oneDNN trains mel_tcn there
-    1.3 to 1.4 times as fast as in float32, see the README's speed table),
-    float32 elsewhere.
-    ``KIT_PRECISION=float32`` in the environment keeps float32 everywhere.
-    """
-    asked = os.environ.get("KIT_PRECISION", "auto")
-    if asked not in ("auto", "float32"):
-        raise ValueError(f"KIT_PRECISION={asked!r}: expected 'float32' or 'auto' (the default)")
-    if not mixed_precision or asked == "float32":
-        return "float32"
-    if gpu_available():
-        return "mixed_float16"
-    if keras.config.backend() == "tensorflow" and cpu_has_bf16_instructions():
-        return "mixed_bfloat16"
-    return "float32"
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str):
-    """Keras's global dtype policy is ``name`` inside the block and the caller's again after it."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+def cpu_name() -> str:
+    """The CPU's model name."""
+    return next((line.split(":", 1)[1].strip() for line in cpu_lines() if line.startswith("model name")),
+                platform.processor() or platform.machine())
 
 
 def input_workers() -> int:

@@ -17,15 +17,8 @@ from utils.recipes.base import adam
 from utils.recipes.networks import build_model
 from utils.store import write_bytes_atomic
 from utils.train.batches import FeatureBatches
-from utils.train.devices import (
-    MeanReplicaStatistics,
-    data_parallel,
-    dtype_policy,
-    input_workers,
-    precision_policy,
-    replica_count,
-    use_cpu_op_threads,
-)
+from utils.train.devices import MeanReplicaStatistics, data_parallel, input_workers, replica_count, use_cpu_op_threads
+from utils.train.precision import dtype_policy, precision_policy
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -51,7 +44,7 @@ class TrainSettings:
     the run). ``transform`` turns stored rows into model inputs and
     ``augment`` alters training batches (see FeatureBatches). With
     ``mixed_precision`` the model computes in float16 on a GPU, bfloat16 on a
-    CPU with bfloat16 instructions (``precision_policy``).
+    CPU where bfloat16 is faster (``precision_policy``).
     ``devices``: see ``utils.train.devices.replica_count``; ``batch_size`` is
     the global batch, split evenly across them. With ``time_limit`` (seconds)
     training stops after the first batch past it, then validates that last,

@@ -1,0 +1,104 @@
+"""Which precision the kit trains in: from the CPU's flags, and where they do not settle it, from a timing kept on disk."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from utils.train import precision
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cpu(monkeypatch):
+    """A CPU under TensorFlow with no GPU, whose bf16 flags and timing the test sets."""
+    monkeypatch.delenv("KIT_PRECISION", raising=False)
+    monkeypatch.setattr(precision.keras.config, "backend", lambda: "tensorflow")
+    monkeypatch.setattr(precision, "gpu_available", lambda: False)
+
+    def set_cpu(flags=(), faster=False):
+        monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: frozenset(flags))
+        monkeypatch.setattr(precision, "bfloat16_is_faster", lambda: faster)
+    return set_cpu
+
+
+def test_mixed_precision_is_bfloat16_with_amx_and_with_avx512_bf16_only_where_it_was_timed_faster(cpu):
+    expected = {((), False): "float32", (("amx_bf16", "avx512_bf16"), False): "mixed_bfloat16",
+                (("avx512_bf16",), True): "mixed_bfloat16", (("avx512_bf16",), False): "float32"}
+    for (flags, faster), policy in expected.items():
+        cpu(flags, faster)
+        assert precision.precision_policy(True) == policy
+        assert precision.precision_policy(False) == "float32"
+
+
+def test_float32_when_asked_and_float16_on_a_gpu(cpu, monkeypatch):
+    cpu(("amx_bf16",))
+    monkeypatch.setenv("KIT_PRECISION", "float32")
+    assert precision.precision_policy(True) == "float32"
+    monkeypatch.setattr(precision, "gpu_available", lambda: True)
+    monkeypatch.delenv("KIT_PRECISION")
+    assert precision.precision_policy(True) == "mixed_float16"
+
+
+def test_asking_for_an_unknown_precision_is_refused(monkeypatch):
+    monkeypatch.setenv("KIT_PRECISION", "fp32")
+    with pytest.raises(ValueError, match="KIT_PRECISION='fp32': expected 'float32' or 'auto'"):
+        precision.precision_policy(True)
+
+
+def test_bf16_flags_are_read_whole_from_the_cpu_flags(tmp_path):
+    flags = {"intel_amx": "fpu avx512f amx_bf16 amx_tile avx512_bf16", "amd_zen4": "fpu avx512f avx512_bf16",
+             "older": "fpu avx2 avx512f avx512_vnni", "lookalike": "fpu xamx_bf16x"}
+    found = {}
+    for name, line in flags.items():
+        (tmp_path / name).write_text(f"processor\t: 0\nflags\t\t: {line}\n\nprocessor\t: 1\nflags\t\t: {line}\n")
+        found[name] = precision.cpu_bf16_flags(str(tmp_path / name))
+    assert found == {"intel_amx": {"amx_bf16", "avx512_bf16"}, "amd_zen4": {"avx512_bf16"}, "older": set(),
+                     "lookalike": set()}
+    assert precision.cpu_bf16_flags(str(tmp_path / "missing")) == frozenset()
+
+
+def _timed(monkeypatch, outcome):
+    """Makes the timing subprocess return ``outcome`` (a JSON-able dict, or an exception); counts its calls."""
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append(command)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return subprocess.CompletedProcess(command, 0, stdout="a log line\n" + json.dumps(outcome) + "\n", stderr="")
+    monkeypatch.setattr(precision.subprocess, "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("bf16_step, chosen", [(0.07, True), (0.095, False), (0.14, False)])
+def test_the_timing_is_taken_once_and_bfloat16_chosen_only_when_clearly_faster(tmp_path, monkeypatch, bf16_step, chosen):
+    calls = _timed(monkeypatch, {"float32_step_s": 0.1, "mixed_bfloat16_step_s": bf16_step})
+    for _ in range(2):
+        precision.bfloat16_is_faster.cache_clear()  # a new process: it reads the timing from disk
+        assert precision.bfloat16_is_faster(tmp_path) is chosen
+    assert len(calls) == 1 and calls[0][1:] == ["-m", "utils.train.precision"]
+    (kept,) = tmp_path.glob("precision-*.json")
+    assert json.loads(kept.read_text())["bfloat16"] is chosen
+    precision.bfloat16_is_faster.cache_clear()
+
+
+def test_a_timing_that_fails_leaves_float32_with_a_warning_and_keeps_nothing(tmp_path, monkeypatch):
+    calls = _timed(monkeypatch, subprocess.CalledProcessError(1, "python", stderr="ImportError: no tensorflow"))
+    with pytest.warns(UserWarning, match="stays in float32: ImportError: no tensorflow"):
+        assert precision.bfloat16_is_faster(tmp_path) is False
+    assert len(calls) == 1 and not list(tmp_path.iterdir())
+    precision.bfloat16_is_faster.cache_clear()
+
+
+@pytest.mark.slow
+def test_the_timing_module_prints_a_step_time_for_each_precision():
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, "-m", "utils.train.precision"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    steps = json.loads(run.stdout.strip().splitlines()[-1])
+    assert set(steps) == {"float32_step_s", "mixed_bfloat16_step_s"} and min(steps.values()) > 0
