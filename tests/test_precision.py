@@ -12,26 +12,46 @@ from utils.train import precision
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def fresh_process():
+    """Each test starts, and leaves, as a new process would: nothing remembered in memory."""
+    precision.bfloat16_is_faster.cache_clear()
+    yield
+    precision.bfloat16_is_faster.cache_clear()
+
+
 @pytest.fixture
 def cpu(monkeypatch):
-    """A CPU under TensorFlow with no GPU, whose bf16 flags and timing the test sets."""
+    """A CPU under TensorFlow with no GPU, whose bf16 flags and timing the test sets; returns the timings taken."""
     monkeypatch.delenv("KIT_PRECISION", raising=False)
     monkeypatch.setattr(precision.keras.config, "backend", lambda: "tensorflow")
     monkeypatch.setattr(precision, "gpu_available", lambda: False)
+    timings = []
 
     def set_cpu(flags=(), faster=False):
+        def timed():
+            timings.append(flags)
+            return faster
         monkeypatch.setattr(precision, "cpu_bf16_flags", lambda: frozenset(flags))
-        monkeypatch.setattr(precision, "bfloat16_is_faster", lambda: faster)
+        monkeypatch.setattr(precision, "bfloat16_is_faster", timed)
+        return timings
     return set_cpu
 
 
 def test_mixed_precision_is_bfloat16_with_amx_and_with_avx512_bf16_only_where_it_was_timed_faster(cpu):
-    expected = {((), False): "float32", (("amx_bf16", "avx512_bf16"), False): "mixed_bfloat16",
+    expected = {((), True): "float32", (("amx_bf16", "avx512_bf16"), False): "mixed_bfloat16",
                 (("avx512_bf16",), True): "mixed_bfloat16", (("avx512_bf16",), False): "float32"}
     for (flags, faster), policy in expected.items():
-        cpu(flags, faster)
+        timings = cpu(flags, faster)
         assert precision.precision_policy(True) == policy
         assert precision.precision_policy(False) == "float32"
+    assert timings == [("avx512_bf16",)] * 2  # only AVX-512 BF16 without AMX is timed, only for mixed precision
+
+
+def test_other_backends_train_in_float32_without_timing(cpu, monkeypatch):
+    timings = cpu(("avx512_bf16",), True)
+    monkeypatch.setattr(precision.keras.config, "backend", lambda: "jax")
+    assert precision.precision_policy(True) == "float32" and timings == []
 
 
 def test_float32_when_asked_and_float16_on_a_gpu(cpu, monkeypatch):
@@ -62,14 +82,15 @@ def test_bf16_flags_are_read_whole_from_the_cpu_flags(tmp_path):
 
 
 def _timed(monkeypatch, outcome):
-    """Makes the timing subprocess return ``outcome`` (a JSON-able dict, or an exception); counts its calls."""
+    """Makes the timing subprocess print ``outcome`` (a JSON-able dict or a line) or raise it; returns its calls."""
     calls = []
 
     def run(command, **kwargs):
-        calls.append(command)
+        calls.append((command, kwargs))
         if isinstance(outcome, Exception):
             raise outcome
-        return subprocess.CompletedProcess(command, 0, stdout="a log line\n" + json.dumps(outcome) + "\n", stderr="")
+        line = outcome if isinstance(outcome, str) else json.dumps(outcome)
+        return subprocess.CompletedProcess(command, 0, stdout="a log line\n" + line + "\n", stderr="")
     monkeypatch.setattr(precision.subprocess, "run", run)
     return calls
 
@@ -80,18 +101,45 @@ def test_the_timing_is_taken_once_and_bfloat16_chosen_only_when_clearly_faster(t
     for _ in range(2):
         precision.bfloat16_is_faster.cache_clear()  # a new process: it reads the timing from disk
         assert precision.bfloat16_is_faster(tmp_path) is chosen
-    assert len(calls) == 1 and calls[0][1:] == ["-m", "utils.train.precision"]
+    ((command, options),) = calls
+    assert command[1:] == ["-m", "utils.train.precision"] and options["cwd"] == precision.PROJECT_ROOT
+    assert options["env"]["KERAS_BACKEND"] == "tensorflow" and options["timeout"] == precision.TIMEOUT
     (kept,) = tmp_path.glob("precision-*.json")
-    assert json.loads(kept.read_text())["bfloat16"] is chosen
-    precision.bfloat16_is_faster.cache_clear()
+    assert json.loads(kept.read_text())["mixed_bfloat16_step_s"] == bf16_step
+    assert [p.name for p in tmp_path.iterdir()] == [kept.name]  # no temporary file left
 
 
-def test_a_timing_that_fails_leaves_float32_with_a_warning_and_keeps_nothing(tmp_path, monkeypatch):
-    calls = _timed(monkeypatch, subprocess.CalledProcessError(1, "python", stderr="ImportError: no tensorflow"))
-    with pytest.warns(UserWarning, match="stays in float32: ImportError: no tensorflow"):
+@pytest.mark.parametrize("outcome, why", [
+    (subprocess.CalledProcessError(1, "python", stderr="ImportError: no tensorflow"), "ImportError: no tensorflow"),
+    (subprocess.TimeoutExpired("python", 300, stderr=b"still tracing"), "still tracing"),
+    ("Segmentation fault", "Expecting value"),
+    ({"float32_step_s": 0.1}, "mixed_bfloat16_step_s"),
+])
+def test_a_timing_that_fails_leaves_float32_with_a_warning_and_is_not_retried(tmp_path, monkeypatch, outcome, why):
+    calls = _timed(monkeypatch, outcome)
+    with pytest.warns(UserWarning, match=f"stays in float32: .*{why}"):
         assert precision.bfloat16_is_faster(tmp_path) is False
-    assert len(calls) == 1 and not list(tmp_path.iterdir())
     precision.bfloat16_is_faster.cache_clear()
+    assert precision.bfloat16_is_faster(tmp_path) is False and len(calls) == 1
+    (kept,) = tmp_path.glob("precision-*.json")
+    assert why in json.loads(kept.read_text())["failed"]
+
+
+def test_a_damaged_timing_file_is_timed_again(tmp_path, monkeypatch):
+    calls = _timed(monkeypatch, {"float32_step_s": 0.2, "mixed_bfloat16_step_s": 0.1})
+    assert precision.bfloat16_is_faster(tmp_path) is True
+    (kept,) = tmp_path.glob("precision-*.json")
+    kept.write_text('{"float32_st')  # a disk that filled up, a hand edit
+    precision.bfloat16_is_faster.cache_clear()
+    assert precision.bfloat16_is_faster(tmp_path) is True and len(calls) == 2
+    assert json.loads(kept.read_text())["float32_step_s"] == 0.2
+
+
+def test_a_timing_that_cannot_be_kept_still_decides_with_a_warning(tmp_path, monkeypatch):
+    _timed(monkeypatch, {"float32_step_s": 0.2, "mixed_bfloat16_step_s": 0.1})
+    (tmp_path / "file").write_text("")
+    with pytest.warns(UserWarning, match="could not keep the precision timing"):
+        assert precision.bfloat16_is_faster(tmp_path / "file" / "cache") is True
 
 
 @pytest.mark.slow

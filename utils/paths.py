@@ -2,7 +2,10 @@
 
 The kit writes only under a writable root: the project itself, or where it
 cannot write there (a read-only /kaggle/input copy), /kaggle/working or
-~/overlap-words-kit. KIT_WORK_DIR overrides it.
+~/overlap-words-kit. KIT_WORK_DIR overrides it. Besides, what it learns
+about the machine itself (which precision trains faster) goes to one small
+file per machine in ~/.cache/overlap-words-kit, shared by every copy of the
+kit; KIT_MACHINE_CACHE overrides that folder.
 """
 import os
 from pathlib import Path
@@ -20,6 +23,12 @@ def _work_root() -> Path:
     return kaggle / "overlap-words-kit" if kaggle.is_dir() else Path.home() / "overlap-words-kit"
 
 
+def _machine_cache() -> Path:
+    if os.environ.get("KIT_MACHINE_CACHE"):
+        return Path(os.environ["KIT_MACHINE_CACHE"]).expanduser().resolve()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "overlap-words-kit"
+
+
 WORK_ROOT = _work_root()
 DATA_ROOT = WORK_ROOT / "data"
 OUTPUTS_DIR = WORK_ROOT / "outputs"
@@ -28,6 +37,7 @@ MODELS_DIR = OUTPUTS_DIR / "models"
 EXECUTED_NOTEBOOKS_DIR = OUTPUTS_DIR / "notebooks"
 METRICS_PATH = OUTPUTS_DIR / "metrics.json"
 SUBMISSION_PATH = OUTPUTS_DIR / "submission.csv"
+MACHINE_CACHE_DIR = _machine_cache()
 
 
 def embedded_data_dir(profile: str) -> Path:

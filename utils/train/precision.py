@@ -3,8 +3,9 @@
 On a CPU with AMX, oneDNN trains in bfloat16 1.4 to 1.7 times as fast as in
 float32. With AVX-512 BF16 but no AMX it depends on the CPU: faster on an AMD
 EPYC, slower on an Intel Xeon whose AMX is hidden. There the kit times a few
-training steps of each once (``time_precisions``, in a fresh process) and keeps
-the answer in its cache folder, keyed by the CPU and the TensorFlow version.
+training steps of mel_tcn's network in each once (``time_precisions``, in a
+fresh process; every recipe follows the answer) and keeps the times in
+``MACHINE_CACHE_DIR``, keyed by the CPU and the TensorFlow and Keras versions.
 
     python -m utils.train.precision   # times them here and prints a JSON line
 """
@@ -17,17 +18,16 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 
 import keras
 import numpy as np
 
 from utils.keys import key
-from utils.paths import CACHE_DIR, PROJECT_ROOT
-from utils.store import save_json_atomic
+from utils.paths import MACHINE_CACHE_DIR, PROJECT_ROOT
 from utils.train.devices import cpu_lines, cpu_name, gpu_available, use_cpu_op_threads
 
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # Intel AMX; AVX-512 BF16 (AMD Zen 4 on, Intel Cooper Lake on)
@@ -35,6 +35,7 @@ POLICIES = ("float32", "mixed_bfloat16")
 PROBE_NETWORK, PROBE_BATCH, PROBE_STEPS = "tc_resnet", 64, 6  # what time_precisions times
 FASTER = 0.9  # bfloat16 is chosen where its step takes at most this share of float32's
 WARMUP = 3  # steps left out of a median (tracing, first allocations)
+TIMEOUT = 300  # seconds the timing may take
 
 
 @functools.cache
@@ -72,37 +73,58 @@ def precision_policy(mixed_precision: bool) -> str:
 
 
 @functools.cache
-def bfloat16_is_faster(cache_dir: str | Path = CACHE_DIR) -> bool:
+def bfloat16_is_faster(cache_dir: str | Path = MACHINE_CACHE_DIR) -> bool:
     """Whether this CPU trains in bfloat16 faster than in float32: timed once, then read from ``cache_dir``.
 
-    A timing that fails leaves float32, with a warning, and is tried again by the next process.
+    The file keeps the two step times (or why timing failed: float32 then, until
+    the file is deleted); one that cannot be read is timed again.
     """
     path = Path(cache_dir) / f"precision-{machine_key()[:16]}.json"
-    if path.is_file():
-        return json.loads(path.read_text())["bfloat16"]
-    print(f"Timing training steps in bfloat16 and float32 on this CPU (once; kept in {path.name}) ...", flush=True)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        return _faster(json.loads(path.read_text()))
+    print(f"Timing training steps in bfloat16 and float32 on this CPU, once (kept in {path}) ...", flush=True)
+    timing = _time_in_a_new_process()
+    timing["cpu"] = cpu_name()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            json.dump(timing, handle, indent=1)
+        os.replace(handle.name, path)
+    except OSError as error:
+        warnings.warn(f"could not keep the precision timing in {path}: {error}", stacklevel=2)
+    return _faster(timing)
+
+
+def _faster(timing: dict) -> bool:
+    if "failed" in timing:
+        return False
+    return float(timing["mixed_bfloat16_step_s"]) <= FASTER * float(timing["float32_step_s"])
+
+
+def _time_in_a_new_process() -> dict:
+    """``time_precisions`` in a fresh interpreter (its own thread settings), or ``{"failed": why}`` with a warning."""
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3"}
     try:
         done = subprocess.run([sys.executable, "-m", "utils.train.precision"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=600, check=True)
-        steps = json.loads(done.stdout.strip().splitlines()[-1])
-    except (subprocess.SubprocessError, OSError, ValueError, IndexError) as error:
-        detail = getattr(error, "stderr", "") or error
+                              capture_output=True, text=True, timeout=TIMEOUT, check=True)
+        timing = json.loads(done.stdout.strip().splitlines()[-1])
+        if min(float(timing[f"{p}_step_s"]) for p in POLICIES) > 0:
+            return timing
+        raise ValueError(f"step times must be positive, got {timing}")
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError, KeyError, TypeError) as error:
+        detail = getattr(error, "stderr", None) or error
+        detail = (detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail))[-800:]
         warnings.warn(f"could not time bfloat16 against float32 here, so training stays in float32: {detail}",
-                      stacklevel=2)
-        return False
-    steps["bfloat16"] = steps["mixed_bfloat16_step_s"] <= FASTER * steps["float32_step_s"]
-    save_json_atomic(path, {**steps, "cpu": cpu_name()})
-    return steps["bfloat16"]
+                      stacklevel=3)
+        return {"failed": detail}
 
 
 def machine_key() -> str:
-    """The CPU (model and flags) and the TensorFlow and Keras versions: what decides which precision is faster."""
-    versions = []
-    for package in ("tensorflow", "keras"):
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            versions.append(metadata.version(package))
-    return key(platform.machine(), cpu_lines(), versions)
+    """The CPU (model and flags), the TensorFlow and Keras versions and the timing's settings."""
+    import tensorflow as tf
+
+    return key(platform.machine(), cpu_lines(), tf.__version__, keras.version(), PROBE_NETWORK, PROBE_BATCH,
+               PROBE_STEPS)
 
 
 @contextlib.contextmanager
