@@ -99,6 +99,22 @@ def test_outputs_go_where_the_kit_may_write(tmp_path, monkeypatch):
     assert paths.OUTPUTS_DIR == paths.PROJECT_ROOT / "outputs"
 
 
+def test_what_the_kit_learns_about_the_machine_goes_to_the_users_cache_folder(tmp_path, monkeypatch):
+    import importlib
+
+    import utils.paths as paths
+
+    monkeypatch.delenv("KIT_MACHINE_CACHE", raising=False)
+    try:
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+        assert importlib.reload(paths).MACHINE_CACHE_DIR == tmp_path / "xdg" / "overlap-words-kit"
+        monkeypatch.setenv("KIT_MACHINE_CACHE", str(tmp_path / "mine"))
+        assert importlib.reload(paths).MACHINE_CACHE_DIR == tmp_path / "mine"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(paths)
+
+
 def test_a_trained_fold_is_saved_and_reused(dacon_folder, tmp_path, monkeypatch):
     import utils.pipeline as pipeline
 
