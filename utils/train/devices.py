@@ -46,9 +46,9 @@ def accelerator_count() -> int:
     return 0
 
 
-def cpu_lines() -> list[str]:
+def cpu_lines(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     """This CPU's model name and flags as Linux lists them (empty where it cannot be read)."""
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as lines:
+    with contextlib.suppress(OSError), open(cpuinfo) as lines:
         return [line.strip() for line in lines if line.startswith(("model name", "flags"))][:2]
     return []
 

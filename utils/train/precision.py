@@ -41,14 +41,8 @@ TIMEOUT = 300  # seconds the timing may take
 @functools.cache
 def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     """Which of ``BF16_FLAGS`` Linux lists among this CPU's flags (none where it cannot be read)."""
-    try:
-        with open(cpuinfo) as lines:
-            for line in lines:
-                if line.startswith("flags"):
-                    return frozenset(BF16_FLAGS) & set(line.split())
-    except OSError:
-        pass
-    return frozenset()
+    flags = next((line.split(":", 1)[-1].split() for line in cpu_lines(cpuinfo) if line.startswith("flags")), [])
+    return frozenset(BF16_FLAGS) & set(flags)
 
 
 def precision_policy(mixed_precision: bool) -> str:
