@@ -14,9 +14,18 @@ def test_an_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
             handle.write(b"half")
             raise RuntimeError("interrupted")
     assert path.read_bytes() == b"old"
+    assert sorted(tmp_path.iterdir()) == [path]
     with atomic_file(path) as handle:
         handle.write(b"new")
     assert path.read_bytes() == b"new"
+
+
+def test_a_write_onto_a_folder_fails_and_leaves_nothing_beside_it(tmp_path):
+    (tmp_path / "out.csv").mkdir()
+    with pytest.raises(OSError):
+        with atomic_file(tmp_path / "out.csv") as handle:
+            handle.write(b"id\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
 def test_a_cached_array_is_built_once_per_key(tmp_path):

@@ -22,6 +22,8 @@ def temporary_path(path: Path) -> Path:
 def atomic_file(path: str | Path):
     """Open a temporary sibling for binary writing; rename it onto ``path`` only if the block completes.
 
+    A block or rename that fails removes the temporary file (a killed process leaves it hidden, never ``path``).
+
     Inside the kit's outputs folder it first refuses while another run holds it (utils/runlock.py).
     """
     path = Path(path)
@@ -29,9 +31,13 @@ def atomic_file(path: str | Path):
         runlock.check(OUTPUTS_DIR)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_path(path)
-    with open(tmp, "wb") as handle:
-        yield handle
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
