@@ -6,6 +6,7 @@ from utils.pipeline import (
     fit_recipe_calibration,
     model_predictions,
     predict_clips,
+    submission_inputs,
     train_fold,
     train_on_split,
 )
@@ -73,6 +74,18 @@ def test_seed_recipe_is_never_calibrated():
 def test_explicit_data_folder_must_exist(tmp_path):
     with pytest.raises(DataError, match="expected a data folder"):
         resolve_data_dir(tmp_path / "missing", get_profile("smoke"))
+
+
+def test_a_submission_never_goes_over_the_template_or_into_the_data(dacon_folder, tmp_path):
+    data, test = str(dacon_folder), str(dacon_folder / "test")
+    for test_dir, template, output in [("", "", dacon_folder / "submission.csv"), ("", "", dacon_folder / "out.csv"),
+                                       (test, "", dacon_folder / "test" / "out.csv"),
+                                       (test, str(tmp_path / "t.csv"), tmp_path / "t.csv")]:
+        with pytest.raises(DataError, match="never writes into the data"):
+            submission_inputs("smoke", data, test_dir, template, str(output))
+    clips, template, output = submission_inputs("smoke", data, "", "", str(tmp_path / "submission.csv"))
+    assert (clips, template, output) == (dacon_folder / "test", dacon_folder / "submission.csv",
+                                         tmp_path / "submission.csv")
 
 
 def test_hosted_competition_data_is_found_unless_a_folder_is_given(dacon_folder, tmp_path, monkeypatch):

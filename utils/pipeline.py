@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.dataset.errors import DataError
 from utils.keys import code_fingerprint, key
 from utils.metrics import kl_divergence, top4_recall
 from utils.paths import MODELS_DIR, SUBMISSION_PATH
@@ -37,7 +38,11 @@ def scores(truth: np.ndarray, predicted: np.ndarray, *, prefix: str, raw: np.nda
 
 def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_csv: str,
                       submission_path: str) -> tuple[Path, Path | None, Path]:
-    """Notebook 06's clips folder, template (None: ids from file names) and submission file, from its parameters."""
+    """Notebook 06's clips folder, template (None: ids from file names) and submission file, from its parameters.
+
+    A DataError where the submission would overwrite the template or land inside the data (the test folder, or
+    the data folder that holds it).
+    """
     if test_dir:
         clips = Path(test_dir).expanduser().resolve()
         template = Path(template_csv).expanduser().resolve() if template_csv else None
@@ -48,7 +53,13 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
         if not template_csv and not template.is_file():
             print(f"no template at {template}: ids come from the file names")
             template = None
-    return clips, template, Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
+    output = Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
+    data = clips if test_dir else clips.parent
+    if output == template or data in output.parents:
+        where = "the template" if output == template else f"inside the data folder {data}"
+        raise DataError(f"{output}: the submission would be written over {where}; the kit never writes into the "
+                        f"data, so give submission_path a file outside it (default {SUBMISSION_PATH})")
+    return clips, template, output
 
 
 def train_on_split(
