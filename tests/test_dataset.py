@@ -264,6 +264,30 @@ def test_an_unnamed_column_that_is_not_an_index_is_refused(dacon_folder, tmp_pat
         load_train(dacon_folder, cache_dir=tmp_path / "cache")
 
 
+def test_a_broken_link_among_the_clips_is_named(dacon_folder):
+    (dacon_folder / "train" / "train_00099.wav").symlink_to(dacon_folder / "gone.wav")
+    with pytest.raises(DataError, match=r"train_00099.wav: a link to .*gone.wav, which does not exist"):
+        list_clips(dacon_folder / "train")
+
+
+def test_a_template_whose_id_column_has_no_header_is_read_with_a_warning(dacon_folder, tmp_path):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    path = dacon_folder / "submission.csv"
+    path.write_text(path.read_text().replace("id,", ",", 1))
+    with pytest.warns(DataWarning, match="submission.csv: the first column has no header: read as the ids"):
+        template_ids, columns = read_template(path, ids)
+    assert list(template_ids) == list(ids) and columns == ["id", *WORDS]
+
+
+def test_a_separator_ending_every_data_row_does_not_shift_the_columns(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    expected = pd.read_csv(path)[WORDS].to_numpy(dtype=np.float32)
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header, *(row + "," for row in rows)]) + "\n")
+    _, _, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(answers, expected)
+
+
 def test_template_columns_are_kept_in_their_order(dacon_folder, tmp_path):
     ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
     path = dacon_folder / "submission.csv"

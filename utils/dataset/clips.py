@@ -50,6 +50,8 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
         raise DataError(f"{folder}: expected .wav clips, the folder has none")
     by_id: dict[int, Path] = {}
     for path in paths:
+        if path.is_symlink() and not path.exists():
+            raise DataError(f"{path}: a link to {os.readlink(path)}, which does not exist; expected a WAV file")
         i = clip_id(path)
         if i in by_id:
             raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}")

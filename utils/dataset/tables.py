@@ -27,8 +27,8 @@ def _row(frame: pd.DataFrame, index: int) -> str:
 
 
 def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
-    try:
-        return pd.read_csv(csv_path, **kwargs)
+    try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
+        return pd.read_csv(csv_path, index_col=False, **kwargs)
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
 
@@ -44,7 +44,8 @@ def _set_unique_ids(frame: pd.DataFrame, ids: pd.Series, csv_path: Path) -> None
 def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
     """Drop a leading unnamed column holding 0..n-1 (a pandas index saved with the table), with one warning.
 
-    Any other unnamed column stays, to be refused as unknown.
+    Where no other column is called id, that column is read as the ids instead (with a warning). Any other
+    unnamed column stays, to be refused as unknown.
     """
     first = str(frame.columns[0]) if len(frame.columns) else "id"
     if first.strip() and first != "Unnamed: 0":  # pandas names an empty header "Unnamed: 0"
@@ -52,6 +53,9 @@ def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
     values = pd.to_numeric(frame.iloc[:, 0], errors="coerce").to_numpy()
     if not np.array_equal(values, np.arange(len(frame))):
         return frame
+    if not any(str(c).strip().lower() == "id" for c in frame.columns[1:]):
+        warnings.warn(f"{csv_path}: the first column has no header: read as the ids", DataWarning, stacklevel=5)
+        return frame.rename(columns={frame.columns[0]: "id"})
     warnings.warn(f"{csv_path}: the first column is unnamed and holds 0..{len(frame) - 1} "
                   "(an index saved by pandas): ignored", DataWarning, stacklevel=5)
     return frame.iloc[:, 1:].copy()
