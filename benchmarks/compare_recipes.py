@@ -2,11 +2,14 @@
 
     python benchmarks/compare_recipes.py [--profile NAME] [--data DIR]
                                          [--recipes seed,wave_resnet,mel_tcn] [--budget SECONDS|seed]
+                                         [--extra-test DIR[,DIR...]]
 
 For each recipe: one model on the profile's 80/20 holdout split (as notebook
 04 trains it), its validation KLD (raw, and after the calibration fitted on
 those same clips), its KLD and top-4 recall on the test side
-(unseen voices on the embedded data), training time and parameter count.
+(unseen voices on the embedded data), training time and parameter count;
+with ``--extra-test``, KLD (before and after calibration) and top-4 recall on
+other labelled folders too (other speech engines: benchmarks/other_engines.py).
 With ``--budget`` every recipe trains for the same wall time instead of its
 profile's length, from an ample number of epochs, stopped when the budget
 ends. A recipe sized by clips seen (its learning rate warms up, then decays
@@ -108,7 +111,8 @@ def training_order(recipes: list[str], budget: float | str | None) -> list[str]:
     return ["seed"] + [r for r in recipes if r != "seed"]
 
 
-def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None) -> dict:
+def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *, budget: float | None = None,
+                 extra=None) -> dict:
     start = time.perf_counter()
     data = prepare_training(data_dir, profile, recipe)
     prepared = time.perf_counter() - start
@@ -132,6 +136,9 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
         test_pred = calibrate(predict_clips([net], test_clips, data.recipe), **calibration)
         row.update(scores(test_truth, test_pred, prefix="test"))
         row["predict_clips_per_s"] = round(len(test_clips) / (time.perf_counter() - start), 1)
+    for name, (clips, truth) in (extra or {}).items():
+        raw = predict_clips([net], clips, data.recipe)
+        row.update(scores(truth, calibrate(raw, **calibration), prefix=name, raw=raw))
     return row
 
 
@@ -149,6 +156,9 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--budget", type=budget_arg, default=None,
                         help="train every recipe for this many seconds, or 'seed': the others for as long as the seed "
                              "takes at its profile's length (default: each for its profile's length)")
+    parser.add_argument("--extra-test", default="", help="DIR[,DIR...]: also score on each DACON-layout folder's test/ "
+                        "clips and test_answer.csv, as columns named for the folder (benchmarks/other_engines.py "
+                        "writes such folders)")
     args = parser.parse_args(argv)
     try:
         recipes = training_order(args.recipes.split(","), args.budget)
@@ -158,10 +168,18 @@ def main(argv=None) -> pd.DataFrame:
     data_dir = resolve_data_dir(args.data, profile)
     test_ids, test_clips = load_clips(data_dir / "test")
     test_truth = load_test_answers(data_dir, test_ids)
+    extra = {}
+    for folder in filter(None, args.extra_test.split(",")):
+        folder = Path(folder).expanduser().resolve()
+        extra_ids, extra_clips = load_clips(folder / "test")
+        truth = load_test_answers(folder, extra_ids)
+        if truth is None:
+            parser.error(f"--extra-test {folder}: expected a test_answer.csv matching its test/ clips")
+        extra[folder.name] = (extra_clips, truth)
     rows = []
     seconds = None if args.budget == SEED_TIME else args.budget
     for recipe in recipes:
-        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=seconds))
+        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=seconds, extra=extra))
         print(rows[-1], flush=True)
         if args.budget == SEED_TIME and recipe == "seed":
             seconds = rows[-1]["train_s"]
