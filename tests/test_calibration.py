@@ -37,9 +37,15 @@ def test_fitting_softens_confident_mistakes():
 
 def test_calibration_never_makes_held_out_predictions_worse():
     truth, _ = truth_and_overconfident_predictions(200, random_state=1)
-    p = 0.9 * truth + 0.1 / 30  # right but timid: calibration may sharpen it
+    p = 0.9 * truth + 0.1 / 30  # right but timid
     fitted = fit_calibration(p, truth)
     assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) + 1e-9
+
+
+def test_calibration_never_sharpens_timid_predictions():
+    truth, _ = truth_and_overconfident_predictions(200, random_state=1)
+    p = 0.6 * truth + 0.4 / 30  # right but timid: sharpening would help these voices, and hurt others
+    assert fit_calibration(p, truth)["temperature"] >= 1
 
 
 def test_an_ensemble_is_calibrated_model_by_model_as_fitted():
