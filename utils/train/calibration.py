@@ -39,7 +39,7 @@ def fit_calibration(probabilities: np.ndarray, truth: np.ndarray) -> dict:
 
     It only softens: held-out voices of the engine or speakers trained on can ask for sharper probabilities
     (a temperature below 1), which then cost KLD on voices further away (on clips of two other speech engines,
-    0.04 for a 0.01 gain on the training engine's unseen voices; README, "Scoreboard").
+    0.04 for a 0.01 gain on the training engine's unseen voices; README, "Other speech engines").
     """
 
     def unpack(params):
