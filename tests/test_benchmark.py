@@ -139,42 +139,52 @@ cp "$FAKE_WORD" "$last"
 """
 
 
-@pytest.mark.slow
-def test_other_engines_writes_each_engines_clips_once_and_scores_the_saved_models_on_them(tmp_path):
+def fake_engines(tmp_path) -> dict:
+    """Stand-ins for flite and Festival that say every word as the same short sound: PATH and FAKE_WORD."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for program in ("flite", "text2wave"):  # stand-ins that say every word as the same short sound
+    for program in ("flite", "text2wave"):
         (bin_dir / program).write_text(FAKE_ENGINE)
         (bin_dir / program).chmod(0o755)
-    word = np.random.default_rng(0).normal(0, 0.3, 6000).astype(np.float32)
-    sf.write(tmp_path / "word.wav", word, 16000)
-    env = {**os.environ, "KIT_WORK_DIR": str(tmp_path / "work"), "FAKE_WORD": str(tmp_path / "word.wav"),
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    sf.write(tmp_path / "word.wav", np.random.default_rng(0).normal(0, 0.3, 6000).astype(np.float32), 16000)
+    return {"FAKE_WORD": str(tmp_path / "word.wav"), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def load_other_engines():
+    spec = importlib.util.spec_from_file_location("other_engines", SCRIPT.with_name("other_engines.py"))
+    engines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(engines)
+    return engines
+
+
+def test_an_engines_clips_are_written_once_and_a_missing_engine_is_named(tmp_path, monkeypatch):
+    engines = load_other_engines()
+    monkeypatch.setattr(engines, "OUTPUTS_DIR", tmp_path / "outputs")
+    for name, value in fake_engines(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    folder = engines.engine_dataset("flite", 6)
+    assert len(list((folder / "test").iterdir())) == 6 and (folder / "test_answer.csv").is_file()
+    monkeypatch.setattr(engines.shutil, "which", lambda program: None)
+    assert engines.engine_dataset("flite", 6) == folder  # written once: no engine needed again
+    with pytest.raises(RuntimeError, match="festival is not installed \\(no text2wave on PATH\\)"):
+        engines.engine_dataset("festival", 6)
+    assert [p.name for p in (tmp_path / "outputs" / "other-engines").iterdir()] == ["flite-6"]
+
+
+@pytest.mark.slow
+def test_other_engines_scores_the_saved_models_on_each_engines_clips(tmp_path):
+    env = {**os.environ, **fake_engines(tmp_path), "KIT_WORK_DIR": str(tmp_path / "work")}
     root = SCRIPT.parent.parent
     save = SAVE_UNTRAINED_HOLDOUT.replace("calibration={}", "calibration={'temperature': 2.0, 'prior_weight': 0.1}")
     saved = subprocess.run([sys.executable, "-c", save], cwd=root, env=env, capture_output=True, text=True)
     assert saved.returncode == 0, saved.stderr[-3000:]
-    command = [sys.executable, str(SCRIPT.with_name("other_engines.py")), "--clips", "6"]
-    run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, str(SCRIPT.with_name("other_engines.py")), "--clips", "6"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     figures = json.loads(run.stdout.strip().splitlines()[-1])
     for engine in ("flite", "festival"):
         assert 0 < figures[f"{engine}_kld"] < figures[f"{engine}_kld_raw"]  # the calibration softens a wild model
-        assert len(list((tmp_path / "work" / "outputs" / "other-engines" / f"{engine}-6" / "test").iterdir())) == 6
-    (bin_dir / "flite").unlink()  # written once: a second run needs no engine
-    again = subprocess.run(command + ["--engines", "flite"], cwd=tmp_path, env=env, capture_output=True, text=True)
-    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["flite_kld"] == figures["flite_kld"]
-
-
-def test_an_engine_that_is_not_installed_is_named(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("other_engines", SCRIPT.with_name("other_engines.py"))
-    engines = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(engines)
-    monkeypatch.setattr(engines, "OUTPUTS_DIR", tmp_path)
-    monkeypatch.setattr(engines.shutil, "which", lambda program: None)
-    with pytest.raises(RuntimeError, match="festival is not installed \\(no text2wave on PATH\\)"):
-        engines.engine_dataset("festival", 6)
-    assert list(tmp_path.iterdir()) == []
+        assert 0 <= figures[f"{engine}_top4_recall"] <= 1
 
 
 def load_compare_recipes():
