@@ -5,7 +5,7 @@ from conftest import tone_bank
 from utils.datagen.writer import write_dataset
 from utils.dataset.words import WORDS
 from utils.recipes.mel_augment import MelAugment, MelWords, VoiceChange, interpolate_frames, warp_bands
-from utils.recipes.mel_features import CLIP_FRAMES, N_MELS, log_mel
+from utils.recipes.mel_features import CLIP_FRAMES, N_MELS, band_frequencies, log_mel
 
 NO_CHANGE = VoiceChange(warp=(1.0, 1.0), tempo=(1.0, 1.0), tilt_db=0.0, eq_db=0.0)
 
@@ -28,7 +28,8 @@ def batch(n=8, random_state=0):
 
 def test_with_every_change_off_a_batch_comes_back_unchanged():
     x, y = batch()
-    off = MelAugment(fresh=0.0, clip_voice=NO_CHANGE, added_noise=0.0, shift=0, time_masks=(0, 0), band_masks=(0, 0))
+    off = MelAugment(fresh=0.0, clip_voice=NO_CHANGE, added_noise=0.0, band_limit=0.0, shift=0, time_masks=(0, 0),
+                     band_masks=(0, 0))
     out, targets = off(x, y, np.random.default_rng(0))
     np.testing.assert_allclose(out, x, atol=1e-4)
     np.testing.assert_array_equal(targets, y)
@@ -77,6 +78,19 @@ def test_interpolated_frames_say_which_positions_fall_inside_their_sequence():
     frames, inside = interpolate_frames(flat, np.array([0, 4]), np.array([4, 6]), np.array([[0.5, 3.0, 3.5], [-1.0, 2.25, 5.0]]))
     np.testing.assert_allclose(frames[..., 0], [[0.5, 3.0, 3.0], [4.0, 6.25, 9.0]])
     assert inside.tolist() == [[True, True, False], [False, True, True]]
+
+
+def test_a_band_limit_drops_the_bands_above_its_cutoff_to_the_clips_floor_and_keeps_the_rest():
+    x = np.zeros((4, CLIP_FRAMES, N_MELS), dtype=np.float32)  # loud in every band...
+    x[:, :20] = -10.0  # ...after a fifth of silence, the clips' floor
+    y = np.zeros((4, 30), dtype=np.float32)
+    y[:, :4] = 0.25
+    limit = MelAugment(fresh=0.0, clip_voice=NO_CHANGE, added_noise=0.0, band_limit=1.0, cutoff_hz=(4000.0, 4000.0),
+                       shift=0, time_masks=(0, 0), band_masks=(0, 0))
+    out, _ = limit(x, y, np.random.default_rng(0))
+    below, above = band_frequencies() < 4000, band_frequencies() > 4500
+    np.testing.assert_allclose(out[..., below], x[..., below], atol=1e-5)
+    assert np.all(out[:, 20:, above] < -6.0) and np.all(out[..., above] > -10.0 - 1e-5)
 
 
 def test_band_warp_moves_a_peak_along_the_mel_axis():

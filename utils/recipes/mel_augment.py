@@ -2,8 +2,10 @@
 
 Fresh mixtures sum the mel power of four saved words (``MelWords``); every
 word of a fresh mixture, and every real clip, gets a voice change (mel-axis
-warp, tempo, spectral tilt and a smooth random EQ); every clip gets a noise
-floor, a circular time shift and SpecAugment masks.
+warp, tempo, spectral tilt and a smooth random EQ); some clips lose the bands
+above a random cutoff, as audio recorded or spoken at a lower sample rate
+does; every clip gets a noise floor, a circular time shift and SpecAugment
+masks.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 from utils.dataset.mixes import draw_mixes
 from utils.dataset.saved_words import WordMixer
 from utils.paths import CACHE_DIR
-from utils.recipes.mel_features import CLIP_FRAMES, HOP, N_MELS, SETTINGS, white_noise_mel, word_log_mels
+from utils.recipes.mel_features import CLIP_FRAMES, HOP, N_MELS, SETTINGS, band_frequencies, white_noise_mel, word_log_mels
 from utils.keys import file_identity, key
 from utils.store import cached_array, save_npz_atomic
 
@@ -168,6 +170,8 @@ class MelAugment:
     noise_db: tuple[float, float] = (-60.0, -25.0)  # fresh mixtures: white noise below a full-scale word
     added_noise_db: tuple[float, float] = (-40.0, -10.0)  # real clips: white noise below the clip's mean power
     added_noise: float = 0.3  # share of real clips that get it
+    band_limit: float = 0.2  # share of clips whose bands above a random cutoff fall to the clip's floor
+    cutoff_hz: tuple[float, float] = (3000.0, 7000.0)  # its range, log-uniform (telephone to 14 kHz sampling)
     shift: int = 15  # largest circular shift, frames
     time_masks: tuple[int, int] = (1, 8)  # count, largest width in frames
     band_masks: tuple[int, int] = (1, 4)  # count, largest width in bands
@@ -196,6 +200,9 @@ class MelAugment:
             x[fresh], targets[fresh] = self.words.mix(len(fresh), rng, voice=self.word_voice, noise_db=self.noise_db)
         if len(real):
             x[real] = self._change_clips(x[real], rng)
+        limited = np.flatnonzero(rng.random(n) < self.band_limit)
+        if len(limited):
+            x[limited] = _low_pass(x[limited], np.exp(rng.uniform(*np.log(self.cutoff_hz), size=len(limited))))
         x = _roll_frames(x, rng.integers(-self.shift, self.shift + 1, size=n))
         return _mask(x, rng, self.time_masks, self.band_masks), targets
 
@@ -217,6 +224,15 @@ def _changed_power(x: np.ndarray, change: dict[str, np.ndarray]) -> np.ndarray:
     power = warp_bands(x, change["warp"])
     power += change["band_gain"][:, None, :]
     return np.exp(power, out=power)
+
+
+def _low_pass(x: np.ndarray, cutoff_hz: np.ndarray) -> np.ndarray:
+    """Log-mel clips (n, frames, N_MELS) whose bands above ``cutoff_hz`` (n,) fall, 20 dB a band, to the clip's floor
+    (its 5th percentile); the bands below are kept as they are."""
+    above = np.maximum(band_frequencies()[None, :] - cutoff_hz[:, None], 0.0) / np.gradient(band_frequencies())
+    floor = np.percentile(x, 5, axis=(1, 2), keepdims=True)
+    faded = np.logaddexp(x - (20 * DB * above)[:, None, :], floor)
+    return np.where(above[:, None, :] > 0, faded, x).astype(np.float32)
 
 
 def _roll_frames(x: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -33,6 +33,12 @@ def mel_filters() -> np.ndarray:
     return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX).T.astype(np.float32)
 
 
+@lru_cache(maxsize=1)
+def band_frequencies() -> np.ndarray:
+    """(N_MELS,) float32: the centre frequency of each mel band, Hz."""
+    return librosa.mel_frequencies(N_MELS + 2, fmin=FMIN, fmax=FMAX)[1:-1].astype(np.float32)
+
+
 def _window() -> np.ndarray:
     return np.hanning(WINDOW + 1)[:-1].astype(np.float32)
 
