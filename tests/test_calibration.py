@@ -1,7 +1,7 @@
 import numpy as np
 
 from utils.metrics import kl_divergence
-from utils.train.calibration import IDENTITY, calibrate, calibrated_mean, fit_calibration
+from utils.train.calibration import IDENTITY, MIN_PRIOR_WEIGHT, calibrate, calibrated_mean, fit_calibration
 
 
 def truth_and_overconfident_predictions(n=400, random_state=0):
@@ -35,11 +35,18 @@ def test_fitting_softens_confident_mistakes():
     assert kl_divergence(truth, calibrate(p, **fitted)) < np.log(7.5)
 
 
-def test_calibration_never_makes_held_out_predictions_worse():
+def test_calibration_costs_held_out_predictions_at_most_its_least_prior_share():
     truth, _ = truth_and_overconfident_predictions(200, random_state=1)
     p = 0.9 * truth + 0.1 / 30  # right but timid
     fitted = fit_calibration(p, truth)
-    assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) + 1e-9
+    assert fitted == {"temperature": 1.0, "prior_weight": MIN_PRIOR_WEIGHT}
+    assert kl_divergence(truth, calibrate(p, **fitted)) <= kl_divergence(truth, p) - np.log(1 - MIN_PRIOR_WEIGHT)
+
+
+def test_calibration_bounds_the_cost_of_a_word_missed_with_full_confidence():
+    truth, _ = truth_and_overconfident_predictions(200, random_state=1)
+    p = np.roll(truth, 4, axis=1)  # every word wrong, with full confidence
+    assert kl_divergence(truth, calibrate(p, **fit_calibration(truth, truth))) <= np.log(0.25 * 30 / MIN_PRIOR_WEIGHT)
 
 
 def test_calibration_never_sharpens_timid_predictions():
