@@ -229,7 +229,8 @@ def _changed_power(x: np.ndarray, change: dict[str, np.ndarray]) -> np.ndarray:
 def _low_pass(x: np.ndarray, cutoff_hz: np.ndarray) -> np.ndarray:
     """Log-mel clips (n, frames, N_MELS) whose bands above ``cutoff_hz`` (n,) fall, 20 dB a band, to the clip's floor
     (its 5th percentile); the bands below are kept as they are."""
-    above = np.maximum(band_frequencies()[None, :] - cutoff_hz[:, None], 0.0) / np.gradient(band_frequencies())
+    centres = band_frequencies()
+    above = np.maximum(centres[None, :] - cutoff_hz[:, None], 0.0) / np.gradient(centres)  # in bands
     floor = np.percentile(x, 5, axis=(1, 2), keepdims=True)
     faded = np.logaddexp(x - (20 * DB * above)[:, None, :], floor)
     return np.where(above[:, None, :] > 0, faded, x).astype(np.float32)
