@@ -170,7 +170,7 @@ class MelAugment:
     noise_db: tuple[float, float] = (-60.0, -25.0)  # fresh mixtures: white noise below a full-scale word
     added_noise_db: tuple[float, float] = (-40.0, -10.0)  # real clips: white noise below the clip's mean power
     added_noise: float = 0.3  # share of real clips that get it
-    band_limit: float = 0.2  # share of clips whose bands above a random cutoff fall to the clip's floor
+    band_limit: float = 0.1  # share of clips whose bands above a random cutoff fall to the clip's floor
     cutoff_hz: tuple[float, float] = (3000.0, 7000.0)  # its range, log-uniform (telephone to 14 kHz sampling)
     shift: int = 15  # largest circular shift, frames
     time_masks: tuple[int, int] = (1, 8)  # count, largest width in frames
