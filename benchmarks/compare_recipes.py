@@ -26,14 +26,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import utils  # noqa: E402,F401  (TensorFlow's settings, before it loads)
 
 import keras  # noqa: E402
 import pandas as pd  # noqa: E402

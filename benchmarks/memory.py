@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import tempfile
@@ -25,9 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import utils  # noqa: E402,F401  (TensorFlow's settings, before it loads)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

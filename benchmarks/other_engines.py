@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import utils  # noqa: E402,F401  (TensorFlow's settings, before it loads)
 
 from utils.datagen.corpus import load_word_folder  # noqa: E402
 from utils.datagen.writer import write_dataset  # noqa: E402

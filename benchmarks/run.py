@@ -36,9 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import utils  # noqa: E402,F401  (TensorFlow's settings, before it loads)
 
 import keras  # noqa: E402
 import librosa  # noqa: E402

@@ -1,9 +1,15 @@
+import os
+import platform
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from utils import environment
 from utils.environment import find_dacon_folder, install_missing, wheel_folders
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_finds_a_dacon_folder_a_few_levels_down(tmp_path, dacon_folder):
@@ -50,3 +56,16 @@ def test_hosting_is_told_by_the_environment(monkeypatch, tmp_path):
     assert environment.hosting() == "colab"
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
     assert environment.hosting() == "kaggle"
+
+
+ONEDNN_CHECK = ("import utils, tensorflow; from tensorflow.python.util import _pywrap_util_port as port; "
+                "print(port.IsMklEnabled())")
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN's switch is for x86 CPUs")
+@pytest.mark.parametrize("setting, enabled", [(None, "True"), ("0", "False")])
+def test_tensorflow_trains_with_onednn_on_x86_unless_the_environment_says_no(setting, enabled):
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    env |= {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)} | ({"TF_ENABLE_ONEDNN_OPTS": setting} if setting else {})
+    done = subprocess.run([sys.executable, "-c", ONEDNN_CHECK], env=env, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == enabled, done.stderr[-800:]
