@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from utils import environment
-from utils.environment import find_dacon_folder, install_missing, wheel_folders
+from utils.environment import X86_MACHINES, find_dacon_folder, install_missing, wheel_folders
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ ONEDNN_CHECK = ("import utils, tensorflow; from tensorflow.python.util import _p
                 "print(port.IsMklEnabled())")
 
 
-@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="oneDNN's switch is for x86 CPUs")
+@pytest.mark.skipif(platform.machine().lower() not in X86_MACHINES, reason="oneDNN's switch is for x86 CPUs")
 @pytest.mark.parametrize("setting, enabled", [(None, "True"), ("0", "False")])
 def test_tensorflow_trains_with_onednn_on_x86_unless_the_environment_says_no(setting, enabled):
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}

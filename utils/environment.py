@@ -22,6 +22,7 @@ REQUIRED = {
     "papermill": "papermill>=2.5",
     "nbconvert": "nbconvert>=7",
 }
+X86_MACHINES = ("x86_64", "amd64")  # platform.machine(), lower-cased, where oneDNN is switched on
 KAGGLE_INPUT = Path("/kaggle/input")
 COLAB_ROOTS = (Path("/content/drive/MyDrive"),)  # not /content: the kit's own data/ sits there
 
@@ -95,7 +96,7 @@ def tensorflow_defaults() -> None:
     """
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if platform.machine().lower() in ("x86_64", "amd64"):
+    if platform.machine().lower() in X86_MACHINES:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
