@@ -1,4 +1,5 @@
 """The runner's plan for a profile: which notebooks it runs and which models 06 submits."""
+import json
 from pathlib import Path
 
 from utils.runner import Options, papermill_args, trains_ensemble
@@ -8,20 +9,21 @@ def options(profile: str) -> Options:
     return Options(profile=profile, recipe="mel_tcn", data="", start="", parallel_folds=False)
 
 
-def test_the_standard_run_submits_its_holdout_model_without_a_k_fold_ensemble():
-    assert not trains_ensemble(options("standard"))
-    args = papermill_args(options("standard"), Path("06_submit.ipynb"))
-    assert args[-3:] == ["-p", "models", "holdout"]
+def test_smoke_and_standard_runs_submit_their_holdout_model_without_a_k_fold_ensemble():
+    for profile in ("smoke", "standard"):
+        assert not trains_ensemble(options(profile))
+        args = papermill_args(options(profile), Path("06_submit.ipynb"))
+        assert args[-3:] == ["-p", "models", "holdout"]
 
 
-def test_smoke_and_full_runs_train_and_submit_the_ensemble():
-    for profile in ("smoke", "full"):
+def test_tiny_and_full_runs_train_and_submit_the_ensemble():
+    for profile in ("tiny", "full"):
         assert trains_ensemble(options(profile))
         assert "models" not in papermill_args(options(profile), Path("06_submit.ipynb"))
         assert papermill_args(options(profile), Path("05_kfold_ensemble.ipynb"))[-2:] == ["recipe", "mel_tcn"]
 
 
-def test_a_run_without_an_ensemble_drops_an_earlier_runs_ensemble(tmp_path, monkeypatch, capsys):
+def test_a_run_without_an_ensemble_drops_an_earlier_runs_ensemble_and_its_scores(tmp_path, monkeypatch, capsys):
     from utils import runner
 
     executed, models = tmp_path / "notebooks", tmp_path / "models"
@@ -30,10 +32,14 @@ def test_a_run_without_an_ensemble_drops_an_earlier_runs_ensemble(tmp_path, monk
     stale = [executed / "05_kfold_ensemble.ipynb", executed / ".done-05_kfold_ensemble", models / "ensemble.json"]
     for path in stale:
         path.write_text("{}")
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"holdout": {"val_kld": 0.5}, "kfold": {"oof_kld": 0.6}}))
     monkeypatch.setattr(runner, "EXECUTED_NOTEBOOKS_DIR", executed)
     monkeypatch.setattr(runner, "MODELS_DIR", models)
+    monkeypatch.setattr(runner, "METRICS_PATH", metrics)
     monkeypatch.setattr(runner, "run_notebook", lambda options, notebook, *args: 0)  # the other notebooks: not run
     monkeypatch.setattr(runner, "finish", lambda: None)
     runner.run(options("standard"))
     assert not any(path.exists() for path in stale)
+    assert json.loads(metrics.read_text()) == {"holdout": {"val_kld": 0.5}}  # no earlier run's k-fold scores
     assert "skipped (the standard profile submits the holdout model of 04)" in capsys.readouterr().out

@@ -24,7 +24,7 @@ from utils.paths import (
     EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, MODELS_DIR, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT,
 )
 from utils.profiles import get_profile
-from utils.store import write_bytes_atomic
+from utils.store import drop_json_section, write_bytes_atomic
 
 NAME = "run_all.sh"  # how users call this, in its messages
 USAGE = """Usage: ./run_all.sh [--profile {profiles}] [--recipe {recipes}] [--data DIR] [--from NN] [--parallel-folds]
@@ -260,6 +260,7 @@ def run(options: Options) -> None:
                   flush=True)
             for stale in (EXECUTED_NOTEBOOKS_DIR / notebook.name, done, MODELS_DIR / "ensemble.json"):
                 stale.unlink(missing_ok=True)  # an earlier run's ensemble is not this run's
+            drop_json_section(METRICS_PATH, "kfold")
             continue
         args = papermill_args(options, notebook)
         previous = step_key = key(previous, *common, *args, notebook.read_bytes())

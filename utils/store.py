@@ -68,6 +68,14 @@ def update_json(path: str | Path, section: str, values: dict) -> dict:
     return data
 
 
+def drop_json_section(path: str | Path, section: str) -> None:
+    """Remove one top-level section of a JSON file, if the file has it."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    if data.pop(section, None) is not None:
+        save_json_atomic(path, data)
+
+
 def cached_array(path: str | Path, key: str, build: Callable[[Path], np.ndarray]) -> np.ndarray:
     """Memory-map ``path`` if it was built for ``key``, else call ``build(path)`` first.
 
