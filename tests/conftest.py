@@ -51,6 +51,14 @@ def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, random
     return root
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with the most end-to-end (slow) tests first, so the two workers end with the short files."""
+    slow = {}
+    for item in items:
+        slow[item.path] = slow.get(item.path, 0) + (item.get_closest_marker("slow") is not None)
+    items.sort(key=lambda item: -slow[item.path])  # stable: a file's tests keep their order
+
+
 @pytest.fixture
 def dacon_folder(tmp_path: Path) -> Path:
     return write_dacon_folder(tmp_path / "data")
