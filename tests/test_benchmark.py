@@ -46,7 +46,6 @@ def test_benchmark_quick(tmp_path):
     assert ("default_train_float32_clips_per_s" in figures) == (figures["default_train_dtype_policy"] != "float32")
 
 
-@pytest.mark.slow
 def _tc_resnet_step_ab(tmp_path, script: str) -> dict:
     """Runs a step A/B benchmark on tc_resnet alone; its JSON line, which it also wrote to --json-out."""
     out = tmp_path / "figures.json"
@@ -60,6 +59,7 @@ def _tc_resnet_step_ab(tmp_path, script: str) -> dict:
     return figures
 
 
+@pytest.mark.slow
 def test_batch_norm_benchmark_times_both_normalisations_of_a_network(tmp_path):
     figures = _tc_resnet_step_ab(tmp_path, "batch_norm.py")
     step = figures["tc_resnet"]
@@ -67,6 +67,7 @@ def test_batch_norm_benchmark_times_both_normalisations_of_a_network(tmp_path):
     assert step["ratio"] == pytest.approx(step["fused_step_s"] / step["keras_step_s"], rel=1e-2)
 
 
+@pytest.mark.slow
 def test_precision_benchmark_times_float32_and_bfloat16_steps_and_names_the_kits_choice(tmp_path):
     figures = _tc_resnet_step_ab(tmp_path, "precision.py")
     flags, timings = set(figures["bf16_flags"]), list((tmp_path / "machine").glob("precision-*.json"))

@@ -44,7 +44,7 @@ def test_wave_resnet_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp
 
 
 def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_folder, tmp_path):
-    profile = get_profile("smoke")
+    profile = get_profile("tiny")  # epochs of 2,048 clips
     data = prepare_training(dacon_folder, profile, "mel_tcn", cache_dir=tmp_path)
     assert data.features.dtype == np.float16 and data.words is None  # the folder has no saved words
     net, history = train_on_split(
