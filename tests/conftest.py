@@ -1,4 +1,5 @@
 """Small DACON-layout folders made on the fly: each word is a tone, so clips are cheap and learnable."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,9 @@ import pytest
 import soundfile as sf
 
 from utils.dataset.words import CLIP_SAMPLES, SAMPLE_RATE, WORDS
+from utils.paths import PROJECT_ROOT
+
+IGNORE = shutil.ignore_patterns(".git", ".venv", "outputs", "data", "__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 
 def tone_clips(n: int, random_state: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,3 +66,11 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def dacon_folder(tmp_path: Path) -> Path:
     return write_dacon_folder(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    """A copy of the kit without data or outputs, one per test file."""
+    root = tmp_path_factory.mktemp("clone") / "kit"
+    shutil.copytree(PROJECT_ROOT, root, ignore=IGNORE)
+    return root

@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import write_dacon_folder
-from test_run_all import IGNORE
+from conftest import IGNORE, write_dacon_folder
 
 from utils.paths import PROJECT_ROOT
 

@@ -8,8 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import write_dacon_folder
-from test_run_all import IGNORE
+from conftest import IGNORE, write_dacon_folder
 
 from utils.paths import PROJECT_ROOT
 

@@ -1,12 +1,10 @@
 """End to end: ./run_all.sh --profile smoke in a fresh copy of the kit, then 06_submit on an unseen folder."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,19 +16,11 @@ from utils.paths import PROJECT_ROOT
 from utils.results.submission import validate_submission
 
 RUN = ["01_eda", "02_features", "03_augment", "04_train_cnn", "06_submit"]  # smoke submits 04's model: no 05
-IGNORE = shutil.ignore_patterns(".git", ".venv", "outputs", "data", "__pycache__", ".pytest_cache", ".ipynb_checkpoints")
 
 
 def run(args, cwd, timeout=900):
     env = {**os.environ, "PYTHON": sys.executable}
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def kit(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("clone") / "kit"
-    shutil.copytree(PROJECT_ROOT, root, ignore=IGNORE)
-    return root
 
 
 @pytest.fixture(scope="module")

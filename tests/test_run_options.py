@@ -1,22 +1,12 @@
 """./run_all.sh options end to end on small tone folders: another recipe, --from, --parallel-folds."""
 import json
-import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from conftest import write_dacon_folder
-from test_run_all import IGNORE, run
+from test_run_all import run
 
-from utils.paths import PROJECT_ROOT
 from utils.results.submission import validate_submission
-
-
-@pytest.fixture(scope="module")
-def kit(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("clone") / "kit"
-    shutil.copytree(PROJECT_ROOT, root, ignore=IGNORE)
-    return root
 
 
 @pytest.mark.slow
