@@ -88,6 +88,20 @@ class PeakMemory:
         return self.stages
 
 
+def measure_recipe(recipe, *, data_dir, profile, test_clips, steps, predict, model_path, timed) -> None:
+    """One recipe's stages: its training data, a short training run, a prediction. Its arrays go on return."""
+    data = timed(f"{recipe}: training data", lambda: prepare_training(data_dir, profile, recipe))
+    train_idx, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
+    train_idx = train_idx[: steps * profile.batch_size]
+    val_idx = val_idx[: profile.batch_size]
+    timed(f"{recipe}: train {len(train_idx)} clips, batch {profile.batch_size}", lambda: train_on_split(
+        data, profile, train_idx=train_idx, val_idx=val_idx, epochs=1,
+        model_path=model_path, random_state=profile.random_state))
+    net = keras.models.load_model(model_path)
+    rows = np.arange(min(predict, len(test_clips)))
+    timed(f"{recipe}: predict {len(rows)} clips", lambda: predict_clips([net], test_clips, data.recipe, rows=rows))
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="full", choices=list(PROFILES))
@@ -112,17 +126,8 @@ def main(argv=None) -> dict:
     _, test_clips = timed("decode test", lambda: load_clips(data_dir / "test"))
     with tempfile.TemporaryDirectory(prefix="memory-") as tmp:
         for recipe in args.recipes.split(","):
-            data = timed(f"{recipe}: training data", lambda: prepare_training(data_dir, profile, recipe))
-            train_idx, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
-            train_idx = train_idx[: args.steps * profile.batch_size]
-            val_idx = val_idx[: profile.batch_size]
-            timed(f"{recipe}: train {len(train_idx)} clips, batch {profile.batch_size}", lambda: train_on_split(
-                data, profile, train_idx=train_idx, val_idx=val_idx, epochs=1,
-                model_path=Path(tmp) / f"{recipe}.keras", random_state=profile.random_state))
-            net = keras.models.load_model(Path(tmp) / f"{recipe}.keras")
-            rows = np.arange(min(args.predict, len(test_clips)))
-            timed(f"{recipe}: predict {len(rows)} clips", lambda: predict_clips([net], test_clips, data.recipe, rows=rows))
-            del data, net
+            measure_recipe(recipe, data_dir=data_dir, profile=profile, test_clips=test_clips, steps=args.steps,
+                           predict=args.predict, model_path=Path(tmp) / f"{recipe}.keras", timed=timed)
     stages = peak.stop()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     result = {
