@@ -19,14 +19,20 @@ meanwhile; the others train at their constant rate. ``--budget seed`` trains
 the seed first, at its profile's length, and gives every other recipe the
 seconds the seed's training took in this run, so the host's speed that hour
 weighs on both alike.
+With more than one recipe each trains and scores in a process of its own,
+as the notebooks do, so its TensorFlow threads and precision are set as in
+``run_all.sh`` (a process keeps the thread settings it first trained with).
 Writes outputs/scoreboard.csv and outputs/scoreboard.md and prints the table.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -140,6 +146,21 @@ def score_recipe(recipe: str, profile, data_dir: Path, test_clips, test_truth, *
     return row
 
 
+def score_in_own_process(recipe: str, args, data_dir: Path, budget: float | None) -> dict:
+    """``score_recipe`` for one recipe in a fresh interpreter running this script; its row."""
+    with tempfile.TemporaryDirectory(prefix="scoreboard-") as tmp:
+        row_file = Path(tmp) / "row.json"
+        command = [sys.executable, str(Path(__file__).resolve()), "--profile", args.profile, "--data", str(data_dir),
+                   "--recipes", recipe, "--extra-test", args.extra_test, "--row", str(row_file)]
+        if budget:
+            command += ["--budget", repr(budget)]
+        done = subprocess.run(command)
+        if done.returncode != 0 or not row_file.is_file():
+            raise RuntimeError(f"{recipe}: its scoring process failed (exit code {done.returncode}); "
+                               f"its log is above")
+        return json.loads(row_file.read_text())
+
+
 def markdown_table(table: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(table.columns) + " |", "|" + " --- |" * len(table.columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
@@ -157,6 +178,7 @@ def main(argv=None) -> pd.DataFrame:
     parser.add_argument("--extra-test", default="", help="DIR[,DIR...]: also score on each DACON-layout folder's test/ "
                         "clips and test_answer.csv, as columns named for the folder (benchmarks/other_engines.py "
                         "writes such folders)")
+    parser.add_argument("--row", default="", help=argparse.SUPPRESS)  # one recipe's row, as JSON, to this file
     args = parser.parse_args(argv)
     try:
         recipes = training_order(args.recipes.split(","), args.budget)
@@ -174,10 +196,17 @@ def main(argv=None) -> pd.DataFrame:
         if truth is None:
             parser.error(f"--extra-test {folder}: expected a test_answer.csv matching its test/ clips")
         extra[folder.name] = (extra_clips, truth)
+    if args.row:
+        row = score_recipe(recipes[0], profile, data_dir, test_clips, test_truth, budget=args.budget, extra=extra)
+        write_bytes_atomic(Path(args.row), json.dumps(row).encode())
+        return pd.DataFrame()
     rows = []
     seconds = None if args.budget == SEED_TIME else args.budget
     for recipe in recipes:
-        rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=seconds, extra=extra))
+        if len(recipes) == 1:
+            rows.append(score_recipe(recipe, profile, data_dir, test_clips, test_truth, budget=seconds, extra=extra))
+        else:
+            rows.append(score_in_own_process(recipe, args, data_dir, seconds))
         print(rows[-1], flush=True)
         if args.budget == SEED_TIME and recipe == "seed":
             seconds = rows[-1]["train_s"]

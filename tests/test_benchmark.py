@@ -219,3 +219,37 @@ def test_a_budgeted_run_warms_up_then_decays_its_rate_to_zero_as_the_seconds_run
         schedule.on_train_batch_begin(0)
         rates.append(schedule.model.optimizer.learning_rate / compare.PEAK_RATE)
     assert rates == pytest.approx([0.0, 0.5, 1.0, 0.5, 0.0, 0.0], abs=1e-9)  # warm-up over 5% of the seconds
+
+
+def fake_scoring_process(calls, failing=()):
+    """Stands in for subprocess.run: records each command and writes the row a scoring process would."""
+    def run(command):
+        recipe = command[command.index("--recipes") + 1]
+        budget = float(command[command.index("--budget") + 1]) if "--budget" in command else None
+        calls.append((recipe, budget))
+        if recipe not in failing:
+            row = {"recipe": recipe, "train_s": budget or 623.1, "test_kld": 0.5}
+            Path(command[command.index("--row") + 1]).write_text(json.dumps(row))
+        return subprocess.CompletedProcess(command, 1 if recipe in failing else 0)
+    return run
+
+
+def test_each_recipe_scores_in_a_process_of_its_own_given_the_seeds_training_time(dacon_folder, tmp_path, monkeypatch):
+    compare = load_compare_recipes()
+    monkeypatch.setattr(compare, "OUTPUTS_DIR", tmp_path / "outputs")
+    calls = []
+    monkeypatch.setattr(compare.subprocess, "run", fake_scoring_process(calls))
+    table = compare.main(["--profile", "tiny", "--data", str(dacon_folder), "--recipes", "mel_tcn,seed,wave_resnet",
+                          "--budget", "seed"])
+    assert calls == [("seed", None), ("mel_tcn", 623.1), ("wave_resnet", 623.1)]
+    assert list(table["recipe"]) == ["seed", "mel_tcn", "wave_resnet"]
+    assert "its 623.1 s of training" in (tmp_path / "outputs" / "scoreboard.md").read_text()
+
+
+def test_a_failed_scoring_process_names_its_recipe_and_writes_no_scoreboard(dacon_folder, tmp_path, monkeypatch):
+    compare = load_compare_recipes()
+    monkeypatch.setattr(compare, "OUTPUTS_DIR", tmp_path / "outputs")
+    monkeypatch.setattr(compare.subprocess, "run", fake_scoring_process([], failing=("mel_tcn",)))
+    with pytest.raises(RuntimeError, match="mel_tcn: its scoring process failed"):
+        compare.main(["--profile", "tiny", "--data", str(dacon_folder), "--recipes", "seed,mel_tcn"])
+    assert not (tmp_path / "outputs" / "scoreboard.csv").exists()
