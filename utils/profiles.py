@@ -82,7 +82,7 @@ PROFILES: Registry[Profile] = Registry("profile", {
         deviations="seed and wave_resnet: 1,500 training clips, batch 32, seed 6 epochs (3 per fold), "
                    "wave_resnet 20 (10 per fold); mel_tcn: all 10,000 clips, 1,000,000 clips seen (200,000 per fold), "
                    "batch 128; run_all.sh submits the holdout model (05 by hand: 3 folds): "
-                   "18 to 33 minutes on 2 CPU cores, by the CPU and how busy its host is",
+                   "12 to 56 minutes on 2 CPU cores, by the CPU and how busy its host is",
     ),
     "full": Profile(
         name="full", n_train=100_000, n_test=10_000,
