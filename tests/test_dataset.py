@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()
     for i in range(3):
-        sf.write(folder / f"c_{i}.wav", np.zeros(8000), 16000, subtype="PCM_16")
+        sf.write(folder / f"c_{i}.wav", np.full(8000, 0.1), 16000, subtype="PCM_16")
     with pytest.warns(DataWarning, match="3 clips were shorter than 1 s") as record:
         load_clips(folder, cache_dir=tmp_path / "cache")
     assert len([w for w in record if issubclass(w.category, DataWarning)]) == 1
@@ -176,6 +177,29 @@ def test_clip_without_samples_is_refused(tmp_path):
     sf.write(path, np.zeros(0, dtype=np.int16), 16000, subtype="PCM_16")
     with pytest.raises(DataError, match="train_00002.wav: the WAV file holds no samples"):
         read_clip(path)
+
+
+def test_silent_clips_are_kept_with_a_warning(tmp_path):
+    sf.write(tmp_path / "c_1.wav", np.full(16000, 1e-6), 16000, subtype="FLOAT")  # rounds to 0 at 16 bits
+    with pytest.warns(DataWarning, match=r"1 clips are silent .*c_1.wav"):
+        clips = decode_clips([tmp_path / "c_1.wav"])
+    assert not clips.any()
+
+
+def test_a_pipe_or_folder_named_like_a_clip_is_refused_without_reading_it(tmp_path):
+    os.mkfifo(tmp_path / "train_00001.wav")  # reading it would block
+    with pytest.raises(DataError, match="train_00001.wav: not a regular file; expected a WAV file"):
+        list_clips(tmp_path)
+    (tmp_path / "train_00001.wav").unlink()
+    (tmp_path / "train_00002.wav").mkdir()
+    with pytest.raises(DataError, match="train_00002.wav: not a regular file"):
+        list_clips(tmp_path)
+
+
+def test_an_id_too_large_for_the_id_column_is_refused_naming_the_file(tmp_path):
+    with pytest.raises(DataError, match="train_99999999999999999999.wav: expected a file name ending in a number"):
+        clip_id(tmp_path / "train_99999999999999999999.wav")
+    assert clip_id("train_9223372036854775807.wav") == 2**63 - 1
 
 
 def test_empty_or_missing_folder_is_refused(tmp_path):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from conftest import write_dacon_folder
 
 from utils.dataset.errors import DataError
 from utils.pipeline import (
@@ -24,6 +25,12 @@ def test_training_data_of_each_recipe(dacon_folder, tmp_path, recipe, rows_per_c
     assert data.n == 12 and data.features.shape == (12 * rows_per_clip, *shape)
     np.testing.assert_array_equal(data.targets[:12], data.answers)
     np.testing.assert_array_equal(data.targets[-12:], data.answers)
+
+
+def test_a_dataset_of_one_training_clip_is_refused_naming_its_answer_file(tmp_path):
+    data_dir = write_dacon_folder(tmp_path / "one", n_train=1, n_test=1)
+    with pytest.raises(DataError, match=r"one/train_answer.csv: 1 training clip; expected at least 2"):
+        prepare_training(data_dir, get_profile("tiny"), "mel_tcn", cache_dir=tmp_path / "cache")
 
 
 def test_wave_resnet_trains_and_predicts_with_test_time_shifts(dacon_folder, tmp_path):

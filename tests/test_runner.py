@@ -1,8 +1,11 @@
-"""The runner's plan for a profile: which notebooks it runs and which models 06 submits."""
+"""The runner: its options, and its plan for a profile (which notebooks it runs and which models 06 submits)."""
 import json
 from pathlib import Path
 
-from utils.runner import Options, papermill_args, trains_ensemble
+import pytest
+
+from utils.paths import OUTPUTS_DIR
+from utils.runner import Options, Refused, papermill_args, parse, trains_ensemble
 
 
 def options(profile: str) -> Options:
@@ -43,3 +46,17 @@ def test_a_run_without_an_ensemble_drops_an_earlier_runs_ensemble_and_its_scores
     assert not any(path.exists() for path in stale)
     assert json.loads(metrics.read_text()) == {"holdout": {"val_kld": 0.5}}  # no earlier run's k-fold scores
     assert "skipped (the standard profile submits the holdout model of 04)" in capsys.readouterr().out
+
+
+def test_data_is_found_relative_to_where_run_all_was_called_from(tmp_path, monkeypatch):
+    (tmp_path / "mydata").mkdir()
+    monkeypatch.setenv("KIT_CALLER_DIR", str(tmp_path))
+    assert parse(["--data", "mydata"]).data == str(tmp_path / "mydata")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert parse(["--data=~/mydata"]).data == str(tmp_path / "mydata")
+
+
+def test_a_data_folder_that_holds_the_kits_outputs_is_refused_before_anything_runs(monkeypatch):
+    monkeypatch.delenv("KIT_CALLER_DIR", raising=False)
+    with pytest.raises(Refused, match="holds the kit's outputs.*KIT_WORK_DIR"):
+        parse(["--data", str(OUTPUTS_DIR.parent.parent)])

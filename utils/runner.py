@@ -109,10 +109,20 @@ def parse(argv: list[str]) -> Options:
         raise Refused(f"--from expects a notebook number 01..06, got '{args.start}'")
     if args.parallel_folds and not get_profile(profile).ensemble:
         print(f"note: the {profile} profile trains no k-fold ensemble; --parallel-folds does nothing", file=sys.stderr)
-    if args.data and not Path(args.data).is_dir():
-        raise Refused(f"--data {args.data} is not a folder")
-    data = os.path.abspath(args.data) if args.data else ""
+    data = str(data_folder(args.data)) if args.data else ""
     return Options(profile, recipe, data, args.start, args.parallel_folds)
+
+
+def data_folder(given: str) -> Path:
+    """--data as an absolute folder: ``~`` expanded, relative to where run_all.sh was called from; Refused if it
+    is not a folder or holds the kit's outputs (the kit never writes into the data)."""
+    folder = (Path(os.environ.get("KIT_CALLER_DIR") or os.getcwd()) / Path(given).expanduser()).resolve()
+    if not folder.is_dir():
+        raise Refused(f"--data {given} is not a folder (looked for {folder})")
+    if folder == OUTPUTS_DIR or folder in OUTPUTS_DIR.parents:
+        raise Refused(f"--data {folder} holds the kit's outputs ({OUTPUTS_DIR}), and the kit never writes into the "
+                      f"data: move the kit out of the data folder, or set KIT_WORK_DIR to a folder outside it")
+    return folder
 
 
 def papermill_args(options: Options, notebook: Path) -> list[str]:

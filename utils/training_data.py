@@ -61,10 +61,16 @@ class TrainingData:
         return len(self.ids)
 
 
+MIN_TRAIN_CLIPS = 2  # one to train on, one to validate with
+
+
 def prepare_training(data_dir: Path, profile: Profile, recipe_name: str, *, cache_dir: Path = CACHE_DIR) -> TrainingData:
     """The profile's training clips and, for an offline recipe, its training set (built once, cached)."""
     recipe = get_recipe(recipe_name)
     ids, clips, answers = load_train(data_dir, cache_dir=cache_dir)
+    if len(ids) < MIN_TRAIN_CLIPS:
+        raise DataError(f"{Path(data_dir) / 'train_answer.csv'}: {len(ids)} training clip; expected at least "
+                        f"{MIN_TRAIN_CLIPS}, one to train on and one to validate with")
     n = min(profile.train_clips(recipe.family) or len(ids), len(ids))
     groups = read_groups(data_dir, ids)
     features = recipe.training_inputs(

@@ -29,8 +29,8 @@ _ID_PATTERN = re.compile(r"(\d+)$")
 def clip_id(path: str | Path) -> int:
     """The id of a clip: the number that ends its file name (train_00042.wav is 42)."""
     match = _ID_PATTERN.search(Path(path).stem)
-    if match is None:
-        raise DataError(f"{path}: expected a file name ending in a number, like train_00042.wav")
+    if match is None or int(match.group(1)) >= 2**63:
+        raise DataError(f"{path}: expected a file name ending in a number below 2**63, like train_00042.wav")
     return int(match.group(1))
 
 
@@ -52,6 +52,8 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
     for path in paths:
         if path.is_symlink() and not path.exists():
             raise DataError(f"{path}: a link to {os.readlink(path)}, which does not exist; expected a WAV file")
+        if path.exists() and not path.is_file():  # a folder, or a pipe or device that would block the read
+            raise DataError(f"{path}: not a regular file; expected a WAV file")
         i = clip_id(path)
         if i in by_id:
             raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}")
@@ -86,7 +88,8 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     -------
     clip : np.ndarray, shape (16000,), int16
     fixes : dict of str to str
-        What was corrected, a subset of {"resampled", "downmixed", "truncated", "scaled", "padded", "cut"},
+        What was corrected or is suspect, a subset of {"resampled", "downmixed", "truncated", "scaled", "padded",
+        "cut", "silent"},
         each with a detail ("header says N frames, file holds M" for "truncated", the peak for
         "scaled", else "").
     """
@@ -122,6 +125,8 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
         fixes["cut"] = ""
         audio = audio[:CLIP_SAMPLES]
     clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    if not clip.any():
+        fixes["silent"] = ""
     return clip, fixes
 
 
@@ -133,6 +138,7 @@ _FIX_TEXT = {
     "scaled": "had samples beyond full scale (float WAV): scaled down to fit, not clipped",
     "padded": "were shorter than 1 s: padded with silence at the end",
     "cut": "were longer than 1 s: cut to their first second",
+    "silent": "are silent (every sample 0 at 16 bits): kept as they are, though no word can be heard",
 }
 
 
