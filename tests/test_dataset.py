@@ -236,7 +236,8 @@ def set_cell(row, column, value):
 
 
 @pytest.mark.parametrize("edit, expected", [
-    (set_cell(3, "bed", np.nan), r"row 5 \(id 3\): expected numbers in every word column"),
+    (set_cell(3, "bed", np.nan), r"row 5 \(id 3\): expected a number in every word column, found an empty cell in column 'bed'"),
+    (set_cell(2, "cat", "low"), r"row 4 \(id 2\): expected a number in every word column, found 'low' in column 'cat'"),
     (set_cell(4, "cat", -0.25), r"row 6 \(id 4\): expected no negative values"),
     (set_cell(0, "zero", 0.5), r"row 2 \(id 0\): expected values summing to 1"),
     (lambda t: t.drop(columns="wow"), r"missing \['wow'\]"),
@@ -254,6 +255,14 @@ def test_bad_answers_name_the_row(dacon_folder, tmp_path, edit, expected):
     assert "train_answer.csv" in str(error.value)
     assert folder_digest(dacon_folder) == before
     assert path.is_file()
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_a_table_with_another_separator_is_refused_naming_it(dacon_folder, tmp_path, sep, name):
+    path = dacon_folder / "train_answer.csv"
+    pd.read_csv(path).to_csv(path, sep=sep, index=False)
+    with pytest.raises(DataError, match=f"train_answer.csv: expected an 'id' column.*separated by {name}: expected commas"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
 
 
 def test_template_order_is_kept_and_checked(dacon_folder, tmp_path):
@@ -359,10 +368,13 @@ def test_groups_are_aligned_by_id_and_optional(dacon_folder):
     speakers = [f"spk-{i % 4}" for i in ids]  # text labels, a space after the comma
     (dacon_folder / "train_groups.csv").write_text("id, group\n" + "".join(f"{i}, {s}\n" for i, s in zip(ids, speakers)))
     np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 4))
+    (dacon_folder / "train_groups.csv").write_text("ID,Group\n" + "".join(f"{i},{i % 2}\n" for i in ids))  # any case
+    np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 2))
 
 
 @pytest.mark.parametrize("table, expected", [
     ("id,speaker\n0,1\n", "expected the columns id, group"),
+    ("id;group\n0;1\n", "expected the columns id, group; .*separated by semicolons: expected commas"),
     ("id,group\n0.5,a\n", "row 2 \\(id 0.5\\): expected an integer id and a group label"),
     ("id,group\n0,\n", "row 2 \\(id 0\\): expected an integer id and a group label"),
     ("id,group\n0,1\n0,2\n", "row 3 \\(id 0\\): the id appears more than once"),

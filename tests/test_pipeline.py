@@ -95,6 +95,15 @@ def test_a_submission_never_goes_over_the_template_or_into_the_data(dacon_folder
                                          tmp_path / "submission.csv")
 
 
+def test_a_template_named_sample_submission_is_used_where_there_is_no_submission_csv(dacon_folder, tmp_path):
+    (dacon_folder / "submission.csv").rename(dacon_folder / "sample_submission.csv")
+    _, template, _ = submission_inputs("smoke", str(dacon_folder), "", "", str(tmp_path / "submission.csv"))
+    assert template == dacon_folder / "sample_submission.csv"
+    (dacon_folder / "sample_submission.csv").unlink()
+    _, template, _ = submission_inputs("smoke", str(dacon_folder), "", "", str(tmp_path / "submission.csv"))
+    assert template is None
+
+
 def test_hosted_competition_data_is_found_unless_a_folder_is_given(dacon_folder, tmp_path, monkeypatch):
     import utils.training_data as training_data
 

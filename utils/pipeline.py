@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 from utils.dataset.errors import DataError
+from utils.dataset.tables import TEMPLATE_NAMES, find_template
 from utils.keys import code_fingerprint, key
 from utils.metrics import kl_divergence, top4_recall
 from utils.paths import MODELS_DIR, SUBMISSION_PATH
@@ -49,10 +50,9 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
     else:
         folder = resolve_data_dir(data_dir, get_profile(profile_name))
         clips = folder / "test"
-        template = Path(template_csv).expanduser().resolve() if template_csv else folder / "submission.csv"
-        if not template_csv and not template.is_file():
-            print(f"no template at {template}: ids come from the file names")
-            template = None
+        template = Path(template_csv).expanduser().resolve() if template_csv else find_template(folder)
+        if template is None:
+            print(f"no template in {folder} ({' or '.join(TEMPLATE_NAMES)}): ids come from the file names")
     output = Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
     data = clips if test_dir else clips.parent
     if output == template or data in output.parents:

@@ -5,7 +5,7 @@ The layout (read-only: nothing here writes inside it)::
     DATA_DIR/train/train_00000.wav ...   16 kHz mono int16, 1 s each
     DATA_DIR/train_answer.csv            id, then the 30 word columns
     DATA_DIR/test/test_00000.wav ...
-    DATA_DIR/submission.csv              id, then the 30 word columns
+    DATA_DIR/submission.csv              id, then the 30 word columns (or sample_submission.csv)
     DATA_DIR/train_groups.csv            optional: id, group (clips of a group are validated together)
 """
 from __future__ import annotations
@@ -31,6 +31,15 @@ def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
         return pd.read_csv(csv_path, index_col=False, **kwargs)
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+
+
+def _separator_hint(frame: pd.DataFrame) -> str:
+    """A hint where a table read as one column looks separated by something other than commas."""
+    if len(frame.columns) != 1:
+        return ""
+    header = str(frame.columns[0])
+    found = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")) if sep in header), None)
+    return f"; the columns look separated by {found}: expected commas" if found else ""
 
 
 def _set_unique_ids(frame: pd.DataFrame, ids: pd.Series, csv_path: Path) -> None:
@@ -68,7 +77,8 @@ def _read_word_frame(csv_path: Path) -> tuple[pd.DataFrame, list[str]]:
     frame = _drop_index_column(_read_csv(csv_path), csv_path)
     id_column = next((c for c in frame.columns if str(c).strip().lower() == "id"), None)
     if id_column is None:
-        raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}...")
+        raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}..."
+                        + _separator_hint(frame))
     missing = [w for w in WORDS if w not in frame.columns]
     unknown = [c for c in frame.columns if c != id_column and c not in WORDS]
     if missing or unknown:
@@ -98,8 +108,8 @@ def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, l
     _set_unique_ids(frame, ids, csv_path)
     values = frame[WORDS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     if probabilities:
+        _check_numbers(frame, values, csv_path)
         for test, expected in (
-            (~np.isfinite(values).all(axis=1), "numbers in every word column (found an empty cell or NaN)"),
             ((values < 0).any(axis=1), "no negative values"),
             (np.abs(values.sum(axis=1) - 1) > 1e-3, "values summing to 1"),
         ):
@@ -107,6 +117,17 @@ def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, l
             if len(hit):
                 raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected {expected} ({len(hit)} rows affected)")
     return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS), columns
+
+
+def _check_numbers(frame: pd.DataFrame, values: np.ndarray, csv_path: Path) -> None:
+    """Refuse a word cell that is empty, text or not finite, naming the first one's row, column and content."""
+    rows, cols = np.nonzero(~np.isfinite(values))
+    if not len(rows):
+        return
+    cell = frame[WORDS[cols[0]]].iloc[rows[0]]
+    found = "an empty cell" if pd.isna(cell) or not str(cell).strip() else repr(cell)
+    raise DataError(f"{csv_path}: {_row(frame, rows[0])}: expected a number in every word column, found {found} "
+                    f"in column {WORDS[cols[0]]!r} ({len(np.unique(rows))} rows affected)")
 
 
 def _check_ids_match(clip_ids: np.ndarray, table_ids: np.ndarray, *, clips_where: Path, table_where: Path) -> None:
@@ -151,6 +172,14 @@ def read_template(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Pat
     return table.index.to_numpy(), columns
 
 
+TEMPLATE_NAMES = ("submission.csv", "sample_submission.csv")
+
+
+def find_template(data_dir: str | Path) -> Path | None:
+    """The data folder's submission template: the first of TEMPLATE_NAMES it holds, or None."""
+    return next((Path(data_dir) / name for name in TEMPLATE_NAMES if (Path(data_dir) / name).is_file()), None)
+
+
 def read_template_ids(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> np.ndarray:
     """The template's ids in its own row order, checked against the clips' ids."""
     return read_template(csv_path, ids, clips_dir=clips_dir)[0]
@@ -187,9 +216,10 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
         return None
-    frame = _read_csv(csv_path, dtype={"group": str}, skipinitialspace=True)
-    if list(frame.columns) != ["id", "group"]:
-        raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}")
+    frame = _read_csv(csv_path, dtype=str, skipinitialspace=True)
+    if [str(c).strip().lower() for c in frame.columns] != ["id", "group"]:
+        raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}" + _separator_hint(frame))
+    frame.columns = ["id", "group"]
     table_ids = pd.to_numeric(frame["id"], errors="coerce")
     bad = np.flatnonzero(table_ids.isna().to_numpy() | (table_ids % 1 != 0).to_numpy() | frame["group"].isna().to_numpy())
     if len(bad):
