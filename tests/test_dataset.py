@@ -265,6 +265,21 @@ def test_a_table_with_another_separator_is_refused_naming_it(dacon_folder, tmp_p
         load_train(dacon_folder, cache_dir=tmp_path / "cache")
 
 
+def test_a_row_with_more_fields_than_the_header_is_refused_naming_it(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    header, *rows = path.read_text().splitlines()
+    path.write_text("\n".join([header, *(row + ",0.5" for row in rows)]) + "\n")  # a column without a header
+    with pytest.raises(DataError, match="train_answer.csv: row 2: found 32 fields where the header has 31"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
+
+
+def test_semicolons_with_decimal_commas_are_refused_naming_the_separator(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    pd.read_csv(path).to_csv(path, sep=";", decimal=",", index=False)
+    with pytest.raises(DataError, match="train_answer.csv: row 2: .*separated by semicolons: expected commas"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
+
+
 def test_template_order_is_kept_and_checked(dacon_folder, tmp_path):
     ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
     path = dacon_folder / "submission.csv"

@@ -10,6 +10,7 @@ The layout (read-only: nothing here writes inside it)::
 """
 from __future__ import annotations
 
+import csv
 import warnings
 from pathlib import Path
 
@@ -27,10 +28,30 @@ def _row(frame: pd.DataFrame, index: int) -> str:
 
 
 def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
+    """The table, refusing a row with more fields than the header (pandas would drop the extra ones)."""
     try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
-        return pd.read_csv(csv_path, index_col=False, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            frame = pd.read_csv(csv_path, index_col=False, **kwargs)
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
+    for warning in caught:
+        if not issubclass(warning.category, pd.errors.ParserWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+        _refuse_long_row(csv_path, frame)
+    return frame
+
+
+def _refuse_long_row(csv_path: Path, frame: pd.DataFrame) -> None:
+    """Name the first row holding more fields than the header (one empty field at the end is allowed)."""
+    with open(csv_path, newline="", encoding="utf-8", errors="replace") as file:
+        header, *rows = csv.reader(file)
+    for number, row in enumerate(rows, start=2):
+        if len(row) > len(header) + (row[-1:] == [""]):
+            raise DataError(f"{csv_path}: row {number}: found {len(row)} fields where the header has "
+                            f"{len(header)}; expected one field per column" + _separator_hint(frame))
+    raise DataError(f"{csv_path}: some rows have more fields than the header; expected one field per column")
 
 
 def _separator_hint(frame: pd.DataFrame) -> str:
