@@ -210,6 +210,13 @@ def test_empty_or_missing_folder_is_refused(tmp_path):
         list_clips(tmp_path / "nowhere")
 
 
+def test_clips_one_folder_too_deep_are_pointed_to(tmp_path):
+    (tmp_path / "train" / "clips").mkdir(parents=True)
+    (tmp_path / "train" / "clips" / "train_00000.wav").write_bytes(b"")
+    with pytest.raises(DataError, match="train: expected .wav clips, the folder has none .its subfolder clips has some"):
+        list_clips(tmp_path / "train")
+
+
 def test_duplicated_clip_id_is_refused(dacon_folder):
     shutil.copy(dacon_folder / "test" / "test_00001.wav", dacon_folder / "test" / "test_1.wav")
     with pytest.raises(DataError, match="id 1 is used by both"):
@@ -239,13 +246,17 @@ def set_cell(row, column, value):
     (set_cell(3, "bed", np.nan), r"row 5 \(id 3\): expected a number in every word column, found an empty cell in column 'bed'"),
     (set_cell(2, "cat", "low"), r"row 4 \(id 2\): expected a number in every word column, found 'low' in column 'cat'"),
     (set_cell(4, "cat", -0.25), r"row 6 \(id 4\): expected no negative values"),
-    (set_cell(0, "zero", 0.5), r"row 2 \(id 0\): expected values summing to 1"),
+    (set_cell(0, "zero", 0.5), r"row 2 \(id 0\): expected values summing to 1, found 1.5 .*dividing by their row's sum"),
+    (lambda t: t.assign(**{w: t[w] * 100 for w in WORDS}), r"row 2 \(id 0\): expected values summing to 1, found 100 \(12 rows"),
     (lambda t: t.drop(columns="wow"), r"missing \['wow'\]"),
     (lambda t: t.assign(extra=0), r"unknown \['extra'\]"),
     (lambda t: pd.concat([t, t.iloc[[2]]]), r"row 14 \(id 2\): the id appears more than once"),
     (lambda t: t.drop(index=5), r"no row for 1 clips .* \(first id 5\)"),
     (lambda t: pd.concat([t, t.iloc[[0]].assign(id=99)]), r"1 rows have no clip .* \(first id 99\)"),
-    (set_cell(1, "id", "x"), r"row 3: expected an integer id"),
+    (set_cell(1, "id", "x"), r"row 3: expected an integer id below 2\*\*63, found 'x'"),
+    (set_cell(1, "id", 2.0**64), r"row 3: expected an integer id below 2\*\*63, found"),
+    (lambda t: pd.concat([t.iloc[:3], t.iloc[[0]].map(lambda v: np.nan), t.iloc[3:]]), r"row 5: expected an integer id below 2\*\*63, found an empty row"),
+    (lambda t: t.rename(columns={"cat": "bed"}), r"the header names column 'bed' 2 times; expected each column once"),
 ])
 def test_bad_answers_name_the_row(dacon_folder, tmp_path, edit, expected):
     path = edit_answers(dacon_folder, edit)
@@ -271,6 +282,31 @@ def test_a_row_with_more_fields_than_the_header_is_refused_naming_it(dacon_folde
     path.write_text("\n".join([header, *(row + ",0.5" for row in rows)]) + "\n")  # a column without a header
     with pytest.raises(DataError, match="train_answer.csv: row 2: found 32 fields where the header has 31"):
         load_train(dacon_folder, cache_dir=tmp_path / "cache")
+
+
+def test_spreadsheet_leftovers_are_dropped_with_a_warning_each(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    expected = pd.read_csv(path)[WORDS].to_numpy(dtype=np.float32)
+    lines = [line.replace(",", ", ") + "," for line in path.read_text().splitlines()]  # spaces, a comma ending each line
+    path.write_text("\r\n".join([*lines, "," * 31, "," * 31]) + "\r\n")  # and two rows of separators at the end
+    with pytest.warns(DataWarning) as record:
+        _, _, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    messages = [str(w.message) for w in record]
+    assert any("1 columns with neither a header nor a value" in m for m in messages)
+    assert any("2 empty rows at the end" in m for m in messages)
+    np.testing.assert_array_equal(answers, expected)
+
+
+def test_a_utf16_table_is_read_and_another_encoding_is_refused_naming_utf8(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    expected = pd.read_csv(path)[WORDS].to_numpy(dtype=np.float32)
+    text = path.read_text()
+    path.write_text(text, encoding="utf-16")
+    _, _, answers = load_train(dacon_folder, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(answers, expected)
+    path.write_bytes(text.replace("id,", "\xefd,", 1).encode("latin-1"))
+    with pytest.raises(DataError, match="train_answer.csv: not UTF-8 text; expected a CSV saved as UTF-8"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache2")
 
 
 def test_semicolons_with_decimal_commas_are_refused_naming_the_separator(dacon_folder, tmp_path):
@@ -323,7 +359,7 @@ def test_a_template_whose_id_column_has_no_header_is_read_with_a_warning(dacon_f
     path = dacon_folder / "submission.csv"
     path.write_text(path.read_text().replace("id,", ",", 1))
     with pytest.warns(DataWarning, match="submission.csv: the first column has no header: read as the ids"):
-        template_ids, columns = read_template(path, ids)
+        template_ids, columns, _ = read_template(path, ids)
     assert list(template_ids) == list(ids) and columns == ["id", *WORDS]
 
 
@@ -342,8 +378,18 @@ def test_template_columns_are_kept_in_their_order(dacon_folder, tmp_path):
     table = pd.read_csv(path)[["id", *WORDS[::-1]]].rename(columns={"id": "ID"})
     table.to_csv(path)  # with pandas' index as well
     with pytest.warns(DataWarning, match="submission.csv: the first column is unnamed"):
-        template_ids, columns = read_template(path, ids)
+        template_ids, columns, _ = read_template(path, ids)
     assert list(template_ids) == list(ids) and columns == ["ID", *WORDS[::-1]]
+
+
+def test_template_ids_are_given_as_written_for_the_submission_to_keep(dacon_folder, tmp_path):
+    ids, _ = load_clips(dacon_folder / "test", cache_dir=tmp_path)
+    path = dacon_folder / "submission.csv"
+    table = pd.read_csv(path).iloc[::-1]
+    table.insert(0, "id", table.pop("id").map("{:03d}".format))
+    table.to_csv(path, index=False)
+    template_ids, _, labels = read_template(path, ids)
+    assert list(template_ids) == list(ids[::-1]) and list(labels) == [f"{i:03d}" for i in ids[::-1]]
 
 
 @pytest.mark.parametrize("edit, expected", [

@@ -60,3 +60,15 @@ def test_a_data_folder_that_holds_the_kits_outputs_is_refused_before_anything_ru
     monkeypatch.delenv("KIT_CALLER_DIR", raising=False)
     with pytest.raises(Refused, match="holds the kit's outputs.*KIT_WORK_DIR"):
         parse(["--data", str(OUTPUTS_DIR.parent.parent)])
+
+
+def test_outputs_that_cannot_be_written_stop_the_run_naming_the_folder_and_kit_work_dir(tmp_path, monkeypatch, capsys):
+    from utils import runner
+
+    (tmp_path / "afile").write_text("not a folder")
+    outputs = tmp_path / "afile" / "outputs"
+    monkeypatch.setattr(runner, "OUTPUTS_DIR", outputs)
+    monkeypatch.setattr(runner, "run", lambda options: pytest.fail("the run started"))
+    assert runner.main(["--profile", "tiny"]) == 2
+    error = capsys.readouterr().err
+    assert str(outputs) in error and "KIT_WORK_DIR" in error and "Traceback" not in error

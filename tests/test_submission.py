@@ -29,6 +29,14 @@ def test_submission_follows_template_order():
     np.testing.assert_allclose(frame[WORDS].iloc[0], p[2], rtol=1e-4)
 
 
+def test_the_template_ids_are_written_as_the_template_writes_them(tmp_path):
+    labels = np.array(["012", "010", "011"])
+    frame = build_submission(np.array([10, 11, 12]), probabilities(3), template_ids=np.array([12, 10, 11]), labels=labels)
+    validate_submission(frame, expected_ids=labels)
+    write_submission(frame, tmp_path / "submission.csv")
+    assert [line.split(",")[0] for line in (tmp_path / "submission.csv").read_text().splitlines()] == ["id", *labels]
+
+
 def test_without_template_rows_are_sorted_by_id():
     frame = build_submission(np.array([5, 1, 3]), probabilities(3))
     assert list(frame["id"]) == [1, 3, 5]

@@ -113,6 +113,20 @@ def parse(argv: list[str]) -> Options:
     return Options(profile, recipe, data, args.start, args.parallel_folds)
 
 
+def writable_outputs(folder: Path) -> None:
+    """Make the outputs folder, or raise Refused naming it and KIT_WORK_DIR where it cannot be made or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError as error:
+        writable, reason = False, error.strerror
+    else:
+        reason = "not writable"
+    if not writable:
+        raise Refused(f"the kit's outputs cannot be written at {folder} ({reason}): expected a writable folder; "
+                      "set KIT_WORK_DIR to one")
+
+
 def data_folder(given: str) -> Path:
     """--data as an absolute folder: ``~`` expanded, relative to where run_all.sh was called from; Refused if it
     is not a folder or holds the kit's outputs (the kit never writes into the data)."""
@@ -299,6 +313,7 @@ def finish() -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         options = parse(sys.argv[1:] if argv is None else argv)
+        writable_outputs(OUTPUTS_DIR)
     except Refused as error:
         print(f"{NAME}: {error}", file=sys.stderr)
         return 2

@@ -47,7 +47,9 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
         raise DataError(f"{folder}: expected a folder of .wav clips, found none")
     paths = [p for p in folder.iterdir() if p.suffix.lower() == ".wav" and not p.name.startswith(".")]
     if not paths:
-        raise DataError(f"{folder}: expected .wav clips, the folder has none")
+        inner = next((p for p in sorted(folder.iterdir()) if p.is_dir() and any(p.glob("*.[wW][aA][vV]"))), None)
+        hint = f" (its subfolder {inner.name} has some: the clips must sit in {folder} itself)" if inner else ""
+        raise DataError(f"{folder}: expected .wav clips, the folder has none{hint}")
     by_id: dict[int, Path] = {}
     for path in paths:
         if path.is_symlink() and not path.exists():
@@ -56,7 +58,8 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
             raise DataError(f"{path}: not a regular file; expected a WAV file")
         i = clip_id(path)
         if i in by_id:
-            raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}")
+            raise DataError(f"{folder}: id {i} is used by both {by_id[i].name} and {path.name}; "
+                            "expected each clip's name to end in its own id")
         by_id[i] = path
     ids = np.array(sorted(by_id), dtype=np.int64)
     return ids, [by_id[i] for i in ids]

@@ -27,25 +27,61 @@ def _row(frame: pd.DataFrame, index: int) -> str:
     return f"row {index + 2} (id {frame['id'].iloc[index]})"  # +2: header, 1-based
 
 
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text" starts with one
+
+
 def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
-    """The table, refusing a row with more fields than the header (pandas would drop the extra ones)."""
+    """The table, its header names stripped of spaces.
+
+    UTF-8, or UTF-16 with its byte-order mark. Columns with neither a header nor
+    a value, and empty rows at the end (a spreadsheet's leftovers), are dropped
+    with a warning. A header naming a column twice, or a row with more fields
+    than the header (pandas would drop the extra ones), is refused.
+    """
+    with open(csv_path, "rb") as file:
+        encoding = "utf-16" if file.read(2) in UTF16_MARKS else "utf-8-sig"
     try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(csv_path, index_col=False, **kwargs)
+            frame = pd.read_csv(csv_path, index_col=False, encoding=encoding, **kwargs)
+    except UnicodeDecodeError:
+        raise DataError(f"{csv_path}: not UTF-8 text; expected a CSV saved as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
     for warning in caught:
         if not issubclass(warning.category, pd.errors.ParserWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        _refuse_long_row(csv_path, frame)
+        _refuse_long_row(csv_path, frame, encoding)
+    with open(csv_path, newline="", encoding=encoding) as file:
+        header = [name.strip() for name in next(csv.reader(file), [])]
+    twice = next((name for name in header if name and header.count(name) > 1), None)
+    if twice is not None:
+        raise DataError(f"{csv_path}: the header names column {twice!r} {header.count(twice)} times; "
+                        "expected each column once")
+    frame.columns = [name.strip() if isinstance(name, str) else name for name in frame.columns]
+    return _drop_empty(frame, header, csv_path)
+
+
+def _drop_empty(frame: pd.DataFrame, header: list[str], csv_path: Path) -> pd.DataFrame:
+    """Drop columns with neither a header nor a value, and empty rows at the end, with one warning each."""
+    empty = [column for column, name in zip(frame.columns, header) if not name and frame[column].isna().all()]
+    if empty:
+        warnings.warn(f"{csv_path}: {len(empty)} columns with neither a header nor a value (say, a separator "
+                      "ending every line): ignored", DataWarning, stacklevel=4)
+        frame = frame.drop(columns=empty)
+    filled = np.flatnonzero(~frame.isna().all(axis=1).to_numpy())
+    end = filled[-1] + 1 if len(filled) else 0
+    if end < len(frame):
+        warnings.warn(f"{csv_path}: {len(frame) - end} empty rows at the end (separators only, say from a "
+                      "spreadsheet): ignored", DataWarning, stacklevel=4)
+        frame = frame.iloc[:end].copy()
     return frame
 
 
-def _refuse_long_row(csv_path: Path, frame: pd.DataFrame) -> None:
+def _refuse_long_row(csv_path: Path, frame: pd.DataFrame, encoding: str) -> None:
     """Name the first row holding more fields than the header (one empty field at the end is allowed)."""
-    with open(csv_path, newline="", encoding="utf-8", errors="replace") as file:
+    with open(csv_path, newline="", encoding=encoding, errors="replace") as file:
         header, *rows = csv.reader(file)
     for number, row in enumerate(rows, start=2):
         if len(row) > len(header) + (row[-1:] == [""]):
@@ -91,11 +127,11 @@ def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
     return frame.iloc[:, 1:].copy()
 
 
-def _read_word_frame(csv_path: Path) -> tuple[pd.DataFrame, list[str]]:
+def _read_word_frame(csv_path: Path, **kwargs) -> tuple[pd.DataFrame, list[str]]:
     """A word table's frame, checked to hold an id column (any case) and the 30 words, nothing else."""
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: expected a CSV file, found none")
-    frame = _drop_index_column(_read_csv(csv_path), csv_path)
+    frame = _drop_index_column(_read_csv(csv_path, **kwargs), csv_path)
     id_column = next((c for c in frame.columns if str(c).strip().lower() == "id"), None)
     if id_column is None:
         raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}..."
@@ -119,25 +155,35 @@ def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFram
     return _word_table(Path(csv_path), probabilities=probabilities)[0]
 
 
-def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, list[str]]:
-    """read_word_table's frame, and the file's own columns (its id column's name, the words in its order)."""
-    frame, columns = _read_word_frame(csv_path)
-    ids = pd.to_numeric(frame["id"], errors="coerce")
-    bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy())
-    if len(bad):
-        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id, found {frame['id'].iloc[bad[0]]!r}")
-    _set_unique_ids(frame, ids, csv_path)
+def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """read_word_table's frame, the file's own columns (its id column's name, the words in its order), and
+    its ids as written (a template's are read as text, so that 009 stays 009)."""
+    frame, columns = _read_word_frame(csv_path, **({} if probabilities else {"dtype": str}))
+    labels = frame["id"].astype(str).str.strip().to_numpy()
+    _check_ids(frame, csv_path)
     values = frame[WORDS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     if probabilities:
         _check_numbers(frame, values, csv_path)
-        for test, expected in (
-            ((values < 0).any(axis=1), "no negative values"),
-            (np.abs(values.sum(axis=1) - 1) > 1e-3, "values summing to 1"),
-        ):
-            hit = np.flatnonzero(test)
-            if len(hit):
-                raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected {expected} ({len(hit)} rows affected)")
-    return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS), columns
+        hit = np.flatnonzero((values < 0).any(axis=1))
+        if len(hit):
+            raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected no negative values ({len(hit)} rows affected)")
+        sums = values.sum(axis=1)
+        hit = np.flatnonzero(np.abs(sums - 1) > 1e-3)
+        if len(hit):
+            raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected values summing to 1, found {sums[hit[0]]:.6g} "
+                            f"({len(hit)} rows affected; counts, 0/1 marks or percentages need dividing by their row's sum)")
+    return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS), columns, labels
+
+
+def _check_ids(frame: pd.DataFrame, csv_path: Path) -> None:
+    """Store the ids as int64, refusing an empty row, or an id that is not an integer, too large, or repeated."""
+    ids = pd.to_numeric(frame["id"], errors="coerce")
+    bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy() | (ids.abs() >= 2.0**63).to_numpy())
+    if len(bad):
+        row = frame.iloc[bad[0]]
+        found = "an empty row" if row.isna().all() else "an empty cell" if pd.isna(row["id"]) else repr(row["id"])
+        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id below 2**63, found {found}")
+    _set_unique_ids(frame, ids, csv_path)
 
 
 def _check_numbers(frame: pd.DataFrame, values: np.ndarray, csv_path: Path) -> None:
@@ -178,19 +224,22 @@ def read_answers(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path
     return table.loc[np.asarray(ids)].to_numpy()
 
 
-def read_template(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> tuple[np.ndarray, list[str]]:
-    """The template's ids in its own row order, checked against the clips' ids, and its columns.
+def read_template(csv_path: str | Path, ids: np.ndarray, *,
+                  clips_dir: str | Path = "test") -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The template's ids in its own row order, checked against the clips' ids, its columns, and its ids as written.
 
     Returns
     -------
     ids : np.ndarray, shape (n,), int64
     columns : list of str
         The template's id column name and the 30 words, in its own order, as the submission should have them.
+    labels : np.ndarray, shape (n,), str
+        Each row's id as the template writes it (``009``, say), as the submission should write it.
     """
     csv_path = Path(csv_path)
-    table, columns = _word_table(csv_path, probabilities=False)
+    table, columns, labels = _word_table(csv_path, probabilities=False)
     _check_ids_match(np.asarray(ids), table.index.to_numpy(), clips_where=Path(clips_dir), table_where=csv_path)
-    return table.index.to_numpy(), columns
+    return table.index.to_numpy(), columns, labels
 
 
 TEMPLATE_NAMES = ("submission.csv", "sample_submission.csv")

@@ -37,7 +37,7 @@ def id_column(columns: list[str]) -> str:
 
 
 def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids: np.ndarray | None = None,
-                     columns: list[str] | None = None) -> pd.DataFrame:
+                     columns: list[str] | None = None, labels: np.ndarray | None = None) -> pd.DataFrame:
     """A submission frame in the template's row and column order (by id, in the kit's columns, without a template).
 
     Parameters
@@ -49,13 +49,18 @@ def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids
         The template's ids in its row order.
     columns : list of str, optional
         The template's columns: its id column's name and the 30 words, in its order.
+    labels : np.ndarray, shape (n,), optional
+        The template's ids as it writes them (``009``, say), written in the id column instead of the integers.
     """
     frame = pd.DataFrame(floor_probabilities(probabilities), columns=WORDS)
     frame.insert(0, "id", np.asarray(ids, dtype=np.int64))
     frame = frame.set_index("id", drop=False)
     order = np.sort(frame.index.to_numpy()) if template_ids is None else np.asarray(template_ids)
     columns = columns or KIT_COLUMNS
-    frame = frame.loc[order].reset_index(drop=True).rename(columns={"id": id_column(columns)})
+    frame = frame.loc[order].reset_index(drop=True)
+    if labels is not None:
+        frame["id"] = np.asarray(labels)
+    frame = frame.rename(columns={"id": id_column(columns)})
     return frame[columns]
 
 
