@@ -19,7 +19,6 @@ from utils.dataset.tables import (
     read_answers,
     read_groups,
     read_template,
-    read_template_ids,
 )
 from utils.dataset.words import WORDS
 
@@ -254,7 +253,7 @@ def set_cell(row, column, value):
     (lambda t: t.drop(index=5), r"no row for 1 clips .* \(first id 5\)"),
     (lambda t: pd.concat([t, t.iloc[[0]].assign(id=99)]), r"1 rows have no clip .* \(first id 99\)"),
     (set_cell(1, "id", "x"), r"row 3: expected an integer id below 2\*\*63, found 'x'"),
-    (set_cell(1, "id", 2.0**64), r"row 3: expected an integer id below 2\*\*63, found"),
+    (set_cell(1, "id", 2**63), r"row 3: expected an integer id below 2\*\*63, found '9223372036854775808'"),
     (lambda t: pd.concat([t.iloc[:3], t.iloc[[0]].map(lambda v: np.nan), t.iloc[3:]]), r"row 5: expected an integer id below 2\*\*63, found an empty row"),
     (lambda t: t.rename(columns={"cat": "bed"}), r"the header names column 'bed' 2 times; expected each column once"),
 ])
@@ -321,10 +320,10 @@ def test_template_order_is_kept_and_checked(dacon_folder, tmp_path):
     path = dacon_folder / "submission.csv"
     table = pd.read_csv(path).iloc[[3, 1, 0, 4, 2]]
     table.to_csv(path, index=False)
-    assert list(read_template_ids(path, ids)) == [3, 1, 0, 4, 2]
+    assert list(read_template(path, ids)[0]) == [3, 1, 0, 4, 2]
     table.iloc[1:].to_csv(path, index=False)
     with pytest.raises(DataError, match=r"submission.csv: no row for 1 clips .*first id 3"):
-        read_template_ids(path, ids)
+        read_template(path, ids)
 
 
 def test_a_saved_pandas_index_is_dropped_with_one_warning(dacon_folder, tmp_path):
@@ -390,6 +389,8 @@ def test_template_ids_are_given_as_written_for_the_submission_to_keep(dacon_fold
     table.to_csv(path, index=False)
     template_ids, _, labels = read_template(path, ids)
     assert list(template_ids) == list(ids[::-1]) and list(labels) == [f"{i:03d}" for i in ids[::-1]]
+    table.assign(id=table["id"].astype(float)).to_csv(path, index=False)  # 9.0: not digits, written as an integer
+    assert list(read_template(path, ids)[2]) == [str(i) for i in ids[::-1]]
 
 
 @pytest.mark.parametrize("edit, expected", [
@@ -436,8 +437,9 @@ def test_groups_are_aligned_by_id_and_optional(dacon_folder):
 @pytest.mark.parametrize("table, expected", [
     ("id,speaker\n0,1\n", "expected the columns id, group"),
     ("id;group\n0;1\n", "expected the columns id, group; .*separated by semicolons: expected commas"),
-    ("id,group\n0.5,a\n", "row 2 \\(id 0.5\\): expected an integer id and a group label"),
-    ("id,group\n0,\n", "row 2 \\(id 0\\): expected an integer id and a group label"),
+    ("id,group\n0.5,a\n", "row 2: expected an integer id below 2\\*\\*63, found '0.5'"),
+    ("id,group\n9223372036854775808,a\n", "row 2: expected an integer id below 2\\*\\*63, found '9223372036854775808'"),
+    ("id,group\n0,\n", "row 2 \\(id 0\\): expected a group label"),
     ("id,group\n0,1\n0,2\n", "row 3 \\(id 0\\): the id appears more than once"),
     ("id,group\n0,1\n", "no row for 11 clips"),
 ])

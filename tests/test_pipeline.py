@@ -79,8 +79,14 @@ def test_seed_recipe_is_never_calibrated():
 
 
 def test_explicit_data_folder_must_exist(tmp_path):
-    with pytest.raises(DataError, match="expected a data folder"):
+    with pytest.raises(DataError, match="expected a data folder.*found no such folder"):
         resolve_data_dir(tmp_path / "missing", get_profile("smoke"))
+
+
+def test_a_clip_folder_given_as_the_data_folder_is_refused_pointing_one_level_up(dacon_folder):
+    with pytest.raises(DataError, match="train: expected a data folder.*but .wav clips: give the folder that holds"):
+        resolve_data_dir(dacon_folder / "train", get_profile("smoke"))
+    assert resolve_data_dir(dacon_folder, get_profile("smoke")) == dacon_folder
 
 
 def test_a_submission_never_goes_over_the_template_or_into_the_data(dacon_folder, tmp_path):
@@ -110,7 +116,7 @@ def test_hosted_competition_data_is_found_unless_a_folder_is_given(dacon_folder,
     monkeypatch.setattr(training_data, "hosted_data_dir", lambda: dacon_folder)
     assert resolve_data_dir("", get_profile("smoke")) == dacon_folder
     other = tmp_path / "other"
-    other.mkdir()
+    (other / "test").mkdir(parents=True)
     assert resolve_data_dir(str(other), get_profile("smoke")) == other.resolve()
 
 

@@ -32,7 +32,9 @@ def test_submission_follows_template_order():
 def test_the_template_ids_are_written_as_the_template_writes_them(tmp_path):
     labels = np.array(["012", "010", "011"])
     frame = build_submission(np.array([10, 11, 12]), probabilities(3), template_ids=np.array([12, 10, 11]), labels=labels)
-    validate_submission(frame, expected_ids=labels)
+    validate_submission(frame, expected_ids=np.array([12, 10, 11]))
+    with pytest.raises(SubmissionError, match="in the template's id order"):
+        validate_submission(frame, expected_ids=np.array([10, 11, 12]))
     write_submission(frame, tmp_path / "submission.csv")
     assert [line.split(",")[0] for line in (tmp_path / "submission.csv").read_text().splitlines()] == ["id", *labels]
 

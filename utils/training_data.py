@@ -28,8 +28,11 @@ def resolve_data_dir(data_dir: str | Path | None, profile: Profile) -> Path:
         return hosted
     if data_dir and data_dir != "embedded":
         path = Path(data_dir).expanduser().resolve()
-        if not path.is_dir():
-            raise DataError(f"{path}: expected a data folder with train/, train_answer.csv, test/ and submission.csv")
+        if not path.is_dir() or not any((path / name).is_dir() for name in ("train", "test")):
+            found = "no such folder" if not path.is_dir() else "neither train/ nor test/" + (
+                ", but .wav clips: give the folder that holds this one" if any(path.glob("*.[wW][aA][vV]")) else "")
+            raise DataError(f"{path}: expected a data folder with train/, train_answer.csv, test/ and submission.csv; "
+                            f"found {found}")
         return path
     path = embedded_data_dir(profile.name)
     if not path.is_dir():

@@ -30,8 +30,8 @@ def _row(frame: pd.DataFrame, index: int) -> str:
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text" starts with one
 
 
-def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
-    """The table, its header names stripped of spaces.
+def _read_csv(csv_path: Path) -> pd.DataFrame:
+    """The table, every cell as text (callers convert), its header names and cells stripped of spaces.
 
     UTF-8, or UTF-16 with its byte-order mark. Columns with neither a header nor
     a value, and empty rows at the end (a spreadsheet's leftovers), are dropped
@@ -43,9 +43,10 @@ def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
     try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(csv_path, index_col=False, encoding=encoding, **kwargs)
+            frame = pd.read_csv(csv_path, index_col=False, encoding=encoding, dtype=str, skipinitialspace=True)
     except UnicodeDecodeError:
-        raise DataError(f"{csv_path}: not UTF-8 text; expected a CSV saved as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
+        raise DataError(f"{csv_path}: not {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text; "
+                        "expected a CSV saved as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
     except Exception as error:
         raise DataError(f"{csv_path}: not a readable CSV file ({error})") from None
     for warning in caught:
@@ -54,7 +55,7 @@ def _read_csv(csv_path: Path, **kwargs) -> pd.DataFrame:
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         _refuse_long_row(csv_path, frame, encoding)
     with open(csv_path, newline="", encoding=encoding) as file:
-        header = [name.strip() for name in next(csv.reader(file), [])]
+        header = [name.strip() for name in next((row for row in csv.reader(file) if "".join(row).strip()), [])]
     twice = next((name for name in header if name and header.count(name) > 1), None)
     if twice is not None:
         raise DataError(f"{csv_path}: the header names column {twice!r} {header.count(twice)} times; "
@@ -99,8 +100,15 @@ def _separator_hint(frame: pd.DataFrame) -> str:
     return f"; the columns look separated by {found}: expected commas" if found else ""
 
 
-def _set_unique_ids(frame: pd.DataFrame, ids: pd.Series, csv_path: Path) -> None:
-    """Store the checked integer ids in the frame, refusing one that appears twice."""
+def _set_unique_ids(frame: pd.DataFrame, csv_path: Path) -> None:
+    """Store the ids as int64, refusing an empty row, or an id that is not an integer, 2**63 or more, or repeated."""
+    ids = pd.to_numeric(frame["id"], errors="coerce")
+    too_large = (ids > 2**63 - 1) if ids.dtype.kind == "u" else (ids.abs() >= 2.0**63) if ids.dtype.kind == "f" else False
+    bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy() | np.asarray(too_large))
+    if len(bad):
+        row = frame.iloc[bad[0]]
+        found = "an empty row" if row.isna().all() else "an empty cell" if pd.isna(row["id"]) else repr(row["id"])
+        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id below 2**63, found {found}")
     frame["id"] = ids.astype(np.int64)
     dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
     if len(dup):
@@ -114,12 +122,12 @@ def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
     unnamed column stays, to be refused as unknown.
     """
     first = str(frame.columns[0]) if len(frame.columns) else "id"
-    if first.strip() and first != "Unnamed: 0":  # pandas names an empty header "Unnamed: 0"
+    if first and first != "Unnamed: 0":  # pandas names an empty header "Unnamed: 0"
         return frame
     values = pd.to_numeric(frame.iloc[:, 0], errors="coerce").to_numpy()
     if not np.array_equal(values, np.arange(len(frame))):
         return frame
-    if not any(str(c).strip().lower() == "id" for c in frame.columns[1:]):
+    if not any(str(c).lower() == "id" for c in frame.columns[1:]):
         warnings.warn(f"{csv_path}: the first column has no header: read as the ids", DataWarning, stacklevel=5)
         return frame.rename(columns={frame.columns[0]: "id"})
     warnings.warn(f"{csv_path}: the first column is unnamed and holds 0..{len(frame) - 1} "
@@ -127,12 +135,12 @@ def _drop_index_column(frame: pd.DataFrame, csv_path: Path) -> pd.DataFrame:
     return frame.iloc[:, 1:].copy()
 
 
-def _read_word_frame(csv_path: Path, **kwargs) -> tuple[pd.DataFrame, list[str]]:
+def _read_word_frame(csv_path: Path) -> tuple[pd.DataFrame, list[str]]:
     """A word table's frame, checked to hold an id column (any case) and the 30 words, nothing else."""
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: expected a CSV file, found none")
-    frame = _drop_index_column(_read_csv(csv_path, **kwargs), csv_path)
-    id_column = next((c for c in frame.columns if str(c).strip().lower() == "id"), None)
+    frame = _drop_index_column(_read_csv(csv_path), csv_path)
+    id_column = next((c for c in frame.columns if str(c).lower() == "id"), None)
     if id_column is None:
         raise DataError(f"{csv_path}: expected an 'id' column, found columns {list(frame.columns)[:5]}..."
                         + _separator_hint(frame))
@@ -157,10 +165,11 @@ def read_word_table(csv_path: str | Path, *, probabilities: bool) -> pd.DataFram
 
 def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """read_word_table's frame, the file's own columns (its id column's name, the words in its order), and
-    its ids as written (a template's are read as text, so that 009 stays 009)."""
-    frame, columns = _read_word_frame(csv_path, **({} if probabilities else {"dtype": str}))
-    labels = frame["id"].astype(str).str.strip().to_numpy()
-    _check_ids(frame, csv_path)
+    its ids as written where they are digits (009 stays 009), else as integers (1.0 is written 1)."""
+    frame, columns = _read_word_frame(csv_path)
+    text = frame["id"]
+    _set_unique_ids(frame, csv_path)
+    labels = np.where(text.str.fullmatch(r"-?\d+"), text, frame["id"].astype(str)).astype(str)
     values = frame[WORDS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     if probabilities:
         _check_numbers(frame, values, csv_path)
@@ -173,17 +182,6 @@ def _word_table(csv_path: Path, *, probabilities: bool) -> tuple[pd.DataFrame, l
             raise DataError(f"{csv_path}: {_row(frame, hit[0])}: expected values summing to 1, found {sums[hit[0]]:.6g} "
                             f"({len(hit)} rows affected; counts, 0/1 marks or percentages need dividing by their row's sum)")
     return pd.DataFrame(values.astype(np.float32), index=frame["id"].to_numpy(), columns=WORDS), columns, labels
-
-
-def _check_ids(frame: pd.DataFrame, csv_path: Path) -> None:
-    """Store the ids as int64, refusing an empty row, or an id that is not an integer, too large, or repeated."""
-    ids = pd.to_numeric(frame["id"], errors="coerce")
-    bad = np.flatnonzero(ids.isna().to_numpy() | (ids % 1 != 0).to_numpy() | (ids.abs() >= 2.0**63).to_numpy())
-    if len(bad):
-        row = frame.iloc[bad[0]]
-        found = "an empty row" if row.isna().all() else "an empty cell" if pd.isna(row["id"]) else repr(row["id"])
-        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id below 2**63, found {found}")
-    _set_unique_ids(frame, ids, csv_path)
 
 
 def _check_numbers(frame: pd.DataFrame, values: np.ndarray, csv_path: Path) -> None:
@@ -250,11 +248,6 @@ def find_template(data_dir: str | Path) -> Path | None:
     return next((Path(data_dir) / name for name in TEMPLATE_NAMES if (Path(data_dir) / name).is_file()), None)
 
 
-def read_template_ids(csv_path: str | Path, ids: np.ndarray, *, clips_dir: str | Path = "test") -> np.ndarray:
-    """The template's ids in its own row order, checked against the clips' ids."""
-    return read_template(csv_path, ids, clips_dir=clips_dir)[0]
-
-
 def load_train(data_dir: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The training side of a data folder.
 
@@ -286,15 +279,14 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
         return None
-    frame = _read_csv(csv_path, dtype=str, skipinitialspace=True)
-    if [str(c).strip().lower() for c in frame.columns] != ["id", "group"]:
+    frame = _read_csv(csv_path)
+    if [str(c).lower() for c in frame.columns] != ["id", "group"]:
         raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}" + _separator_hint(frame))
     frame.columns = ["id", "group"]
-    table_ids = pd.to_numeric(frame["id"], errors="coerce")
-    bad = np.flatnonzero(table_ids.isna().to_numpy() | (table_ids % 1 != 0).to_numpy() | frame["group"].isna().to_numpy())
+    _set_unique_ids(frame, csv_path)
+    bad = np.flatnonzero(frame["group"].isna().to_numpy())
     if len(bad):
-        raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected an integer id and a group label")
-    _set_unique_ids(frame, table_ids, csv_path)
+        raise DataError(f"{csv_path}: {_row(frame, bad[0])}: expected a group label")
     _check_ids_match(np.asarray(ids), frame["id"].to_numpy(), clips_where=Path(data_dir) / "train", table_where=csv_path)
     labels = pd.Series(frame["group"].str.strip().to_numpy(dtype=str), index=frame["id"].to_numpy())
     return labels.loc[np.asarray(ids)].to_numpy(dtype=str)

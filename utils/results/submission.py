@@ -59,6 +59,8 @@ def build_submission(ids: np.ndarray, probabilities: np.ndarray, *, template_ids
     columns = columns or KIT_COLUMNS
     frame = frame.loc[order].reset_index(drop=True)
     if labels is not None:
+        if template_ids is None:
+            raise ValueError("labels are the template's ids as written: they need template_ids")
         frame["id"] = np.asarray(labels)
     frame = frame.rename(columns={"id": id_column(columns)})
     return frame[columns]
@@ -73,7 +75,7 @@ def validate_submission(frame: pd.DataFrame, *, expected_ids: np.ndarray, column
     if list(frame.columns) != list(columns):
         raise SubmissionError(f"expected columns {id_column(columns)} + the {N_WORDS} words in order "
                               f"({', '.join(columns[:4])}, ...), found {list(frame.columns)}")
-    ids = frame[id_column(columns)]
+    ids = pd.to_numeric(frame[id_column(columns)], errors="coerce")  # ids written as the template writes them: 009 is 9
     if len(frame) != len(expected_ids) or not np.array_equal(ids.to_numpy(), np.asarray(expected_ids)):
         raise SubmissionError(f"expected {len(expected_ids)} rows in the template's id order, found {len(frame)} rows")
     values = frame[WORDS].to_numpy(dtype=np.float64)
