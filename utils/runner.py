@@ -24,6 +24,7 @@ from utils.paths import (
     EXECUTED_NOTEBOOKS_DIR, METRICS_PATH, MODELS_DIR, NOTEBOOKS_DIR, OUTPUTS_DIR, PROJECT_ROOT, WORK_ROOT,
 )
 from utils.profiles import get_profile
+from utils.progress import printed_text, training_progress
 from utils.store import drop_json_section, write_bytes_atomic
 
 NAME = "run_all.sh"  # how users call this, in its messages
@@ -45,6 +46,7 @@ A notebook whose code, parameters, data and earlier steps are unchanged since it
 successful run is skipped, so a run stopped halfway (even by kill -9) picks up where it stopped."""
 # Seconds papermill waits for a new kernel to answer (its default, 60, is short for a loaded machine).
 KERNEL_START_TIMEOUT = 300
+PROGRESS_EVERY = 60  # seconds between training progress lines of a running notebook
 ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception|Interrupt)\b")
 
 
@@ -166,9 +168,25 @@ def papermill(notebook: Path, out: Path, args: list[str], log: Path, env: dict |
     return job
 
 
-def finished(job: subprocess.Popen) -> int:
-    """Wait for a papermill job; its exit status."""
-    status = job.wait()
+def finished(job: subprocess.Popen, *, progress_from: Path | None = None, label: str = "") -> int:
+    """Wait for a papermill job; its exit status.
+
+    With ``progress_from`` (the notebook papermill saves as it runs), every
+    PROGRESS_EVERY seconds a new training progress line is printed below the
+    step's ``label``, which is printed again at the end for the outcome.
+    """
+    shown = None
+    while True:
+        try:
+            status = job.wait(timeout=PROGRESS_EVERY if progress_from else None)
+            break
+        except subprocess.TimeoutExpired:
+            line = training_progress(printed_text(progress_from))
+            if line and line != shown:
+                print(f"{'' if shown else chr(10)}    {line}", flush=True)
+                shown = line
+    if shown:
+        print(label, end="", flush=True)
     RUNNING.remove(job)
     return status
 
@@ -236,7 +254,7 @@ def run_notebook(options: Options, notebook: Path, args: list[str], step_key: st
     start = time.monotonic()
     if name.startswith("05") and options.parallel_folds and not run_folds_in_parallel(options, notebook, args):
         sys.exit(1)
-    failed = finished(papermill(notebook, partial, args, log)) != 0
+    failed = finished(papermill(notebook, partial, args, log), progress_from=partial, label=step_label(name)) != 0
     if partial.is_file():
         partial.replace(EXECUTED_NOTEBOOKS_DIR / f"{name}.ipynb")
     if failed:
@@ -250,6 +268,11 @@ def run_notebook(options: Options, notebook: Path, args: list[str], step_key: st
     write_bytes_atomic(done, (step_key + "\n").encode())
     print(f"done in {time.monotonic() - start:.0f} s", flush=True)
     return show_new_warnings(shown)
+
+
+def step_label(name: str) -> str:
+    """How a notebook's step starts its line: ``[04] train_cnn`` and room for the outcome."""
+    return f"[{name[:2]}] {name[3:]:<20} "
 
 
 def data_key(options: Options) -> str:
@@ -280,15 +303,14 @@ def run(options: Options) -> None:
             previous = last_key
             continue
         if name.startswith("05") and not trains_ensemble(options):
-            print(f"[05] {name[3:]:<20} skipped (the {options.profile} profile submits the holdout model of 04)",
-                  flush=True)
+            print(f"{step_label(name)}skipped (the {options.profile} profile submits the holdout model of 04)", flush=True)
             for stale in (EXECUTED_NOTEBOOKS_DIR / notebook.name, done, MODELS_DIR / "ensemble.json"):
                 stale.unlink(missing_ok=True)  # an earlier run's ensemble is not this run's
             drop_json_section(METRICS_PATH, "kfold")
             continue
         args = papermill_args(options, notebook)
         previous = step_key = key(previous, *common, *args, notebook.read_bytes())
-        print(f"[{name[:2]}] {name[3:]:<20} ", end="", flush=True)
+        print(step_label(name), end="", flush=True)
         if not options.start and (EXECUTED_NOTEBOOKS_DIR / notebook.name).is_file() and last_key == step_key:
             print("skipped (unchanged since its last run)", flush=True)
             continue
