@@ -283,6 +283,15 @@ def test_a_row_with_more_fields_than_the_header_is_refused_naming_it(dacon_folde
         load_train(dacon_folder, cache_dir=tmp_path / "cache")
 
 
+def test_a_row_is_named_by_its_line_in_the_file_past_blank_lines(dacon_folder, tmp_path):
+    path = dacon_folder / "train_answer.csv"
+    lines = path.read_text().splitlines()
+    lines[5] = lines[5].replace("0.25", "-0.25", 1)  # file line 6, id 4
+    path.write_text("\n".join([*lines[:3], "", "  ", *lines[3:]]) + "\n")  # two blank lines before it
+    with pytest.raises(DataError, match=r"train_answer.csv: row 8 \(id 4\): expected no negative values"):
+        load_train(dacon_folder, cache_dir=tmp_path / "cache")
+
+
 def test_spreadsheet_leftovers_are_dropped_with_a_warning_each(dacon_folder, tmp_path):
     path = dacon_folder / "train_answer.csv"
     expected = pd.read_csv(path)[WORDS].to_numpy(dtype=np.float32)

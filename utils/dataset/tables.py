@@ -24,7 +24,7 @@ from utils.paths import CACHE_DIR
 
 
 def _row(frame: pd.DataFrame, index: int) -> str:
-    return f"row {index + 2} (id {frame['id'].iloc[index]})"  # +2: header, 1-based
+    return f"row {frame.index[index]} (id {frame['id'].iloc[index]})"  # _read_csv indexes rows by file line
 
 
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")  # a spreadsheet's "Unicode text" starts with one
@@ -54,14 +54,25 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         _refuse_long_row(csv_path, frame, encoding)
-    with open(csv_path, newline="", encoding=encoding) as file:
-        header = [name.strip() for name in next((row for row in csv.reader(file) if "".join(row).strip()), [])]
+    header, lines = _file_lines(csv_path, encoding)
+    frame.index = lines if len(lines) == len(frame) else frame.index + 2  # + 2: the header, and counting from 1
     twice = next((name for name in header if name and header.count(name) > 1), None)
     if twice is not None:
         raise DataError(f"{csv_path}: the header names column {twice!r} {header.count(twice)} times; "
                         "expected each column once")
     frame.columns = [name.strip() if isinstance(name, str) else name for name in frame.columns]
     return _drop_empty(frame, header, csv_path)
+
+
+def _file_lines(csv_path: Path, encoding: str) -> tuple[list[str], list[int]]:
+    """The header's names, stripped, and the file line of each data row pandas reads (it skips blank lines)."""
+    try:
+        with open(csv_path, newline="", encoding=encoding) as file:
+            reader = csv.reader(file)
+            rows = [(reader.line_num, row) for row in reader if len(row) > 1 or "".join(row).strip()]
+    except csv.Error:
+        return [], []
+    return ([name.strip() for name in rows[0][1]], [line for line, _ in rows[1:]]) if rows else ([], [])
 
 
 def _drop_empty(frame: pd.DataFrame, header: list[str], csv_path: Path) -> pd.DataFrame:
@@ -108,7 +119,7 @@ def _set_unique_ids(frame: pd.DataFrame, csv_path: Path) -> None:
     if len(bad):
         row = frame.iloc[bad[0]]
         found = "an empty row" if row.isna().all() else "an empty cell" if pd.isna(row["id"]) else repr(row["id"])
-        raise DataError(f"{csv_path}: row {bad[0] + 2}: expected an integer id below 2**63, found {found}")
+        raise DataError(f"{csv_path}: row {frame.index[bad[0]]}: expected an integer id below 2**63, found {found}")
     frame["id"] = ids.astype(np.int64)
     dup = np.flatnonzero(frame["id"].duplicated().to_numpy())
     if len(dup):
