@@ -253,6 +253,7 @@ def set_cell(row, column, value):
     (lambda t: t.drop(index=5), r"no row for 1 clips .* \(first id 5\)"),
     (lambda t: pd.concat([t, t.iloc[[0]].assign(id=99)]), r"1 rows have no clip .* \(first id 99\)"),
     (set_cell(1, "id", "x"), r"row 3: expected an integer id below 2\*\*63, found 'x'"),
+    (set_cell(1, "id", "NA"), r"row 3: expected an integer id below 2\*\*63, found 'NA'"),
     (set_cell(1, "id", 2**63), r"row 3: expected an integer id below 2\*\*63, found '9223372036854775808'"),
     (lambda t: pd.concat([t.iloc[:3], t.iloc[[0]].map(lambda v: np.nan), t.iloc[3:]]), r"row 5: expected an integer id below 2\*\*63, found an empty row"),
     (lambda t: t.rename(columns={"cat": "bed"}), r"the header names column 'bed' 2 times; expected each column once"),

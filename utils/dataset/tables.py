@@ -43,7 +43,8 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
     try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
-            frame = pd.read_csv(csv_path, index_col=False, encoding=encoding, dtype=str, skipinitialspace=True)
+            frame = pd.read_csv(csv_path, index_col=False, encoding=encoding, dtype=str, skipinitialspace=True,
+                                keep_default_na=False, na_values=[""])  # only an empty cell is missing, not "NA" text
     except UnicodeDecodeError:
         raise DataError(f"{csv_path}: not {'UTF-16' if encoding == 'utf-16' else 'UTF-8'} text; "
                         "expected a CSV saved as UTF-8 (in a spreadsheet: CSV UTF-8)") from None
