@@ -183,7 +183,7 @@ def finished(job: subprocess.Popen, *, progress_from: Path | None = None, label:
         except subprocess.TimeoutExpired:
             line = training_progress(printed_text(progress_from))
             if line and line != shown:
-                print(f"{'' if shown else chr(10)}    {line}", flush=True)
+                print(("" if shown else "\n") + f"    {line}", flush=True)
                 shown = line
     if shown:
         print(label, end="", flush=True)

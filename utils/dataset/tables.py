@@ -53,9 +53,11 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
     for warning in caught:
         if not issubclass(warning.category, pd.errors.ParserWarning):
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    rows = _file_rows(csv_path, encoding)
     if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        _refuse_long_row(csv_path, frame, encoding)
-    header, lines = _file_lines(csv_path, encoding)
+        _refuse_long_row(csv_path, frame, rows)
+    header = [name.strip() for name in rows[0][1]] if rows else []
+    lines = [line for line, _ in rows[1:]]
     frame.index = lines if len(lines) == len(frame) else frame.index + 2  # + 2: the header, and counting from 1
     twice = next((name for name in header if name and header.count(name) > 1), None)
     if twice is not None:
@@ -65,15 +67,14 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
     return _drop_empty(frame, header, csv_path)
 
 
-def _file_lines(csv_path: Path, encoding: str) -> tuple[list[str], list[int]]:
-    """The header's names, stripped, and the file line of each data row pandas reads (it skips blank lines)."""
+def _file_rows(csv_path: Path, encoding: str) -> list[tuple[int, list[str]]]:
+    """Each row pandas reads (it skips blank lines), the header first, with its line in the file and its fields."""
     try:
-        with open(csv_path, newline="", encoding=encoding) as file:
+        with open(csv_path, newline="", encoding=encoding, errors="replace") as file:
             reader = csv.reader(file)
-            rows = [(reader.line_num, row) for row in reader if len(row) > 1 or "".join(row).strip()]
+            return [(reader.line_num, row) for row in reader if len(row) > 1 or "".join(row).strip()]
     except csv.Error:
-        return [], []
-    return ([name.strip() for name in rows[0][1]], [line for line, _ in rows[1:]]) if rows else ([], [])
+        return []
 
 
 def _drop_empty(frame: pd.DataFrame, header: list[str], csv_path: Path) -> pd.DataFrame:
@@ -92,11 +93,10 @@ def _drop_empty(frame: pd.DataFrame, header: list[str], csv_path: Path) -> pd.Da
     return frame
 
 
-def _refuse_long_row(csv_path: Path, frame: pd.DataFrame, encoding: str) -> None:
+def _refuse_long_row(csv_path: Path, frame: pd.DataFrame, rows: list[tuple[int, list[str]]]) -> None:
     """Name the first row holding more fields than the header (one empty field at the end is allowed)."""
-    with open(csv_path, newline="", encoding=encoding, errors="replace") as file:
-        header, *rows = csv.reader(file)
-    for number, row in enumerate(rows, start=2):
+    header = rows[0][1] if rows else []
+    for number, row in rows[1:]:
         if len(row) > len(header) + (row[-1:] == [""]):
             raise DataError(f"{csv_path}: row {number}: found {len(row)} fields where the header has "
                             f"{len(header)}; expected one field per column" + _separator_hint(frame))
