@@ -8,8 +8,10 @@ engine that is installed, a DACON-layout folder under outputs/other-engines/
 (each of the 30 words said by every voice of the engine at three durations,
 mixed four to a clip as the embedded data is), then predicts its clips as
 06_submit does (the saved models, their test-time views and calibration) and
-prints KLD and top-4 recall per engine, before and after calibration, then
-a JSON line of the figures. The
+prints KLD and top-4 recall per engine, before and after calibration (and,
+for a recipe that adapts its batch norms to the clips predicted, again with
+the training statistics alone, keys ending ``_unadapted``), then a JSON line
+of the figures. The
 folders also serve ``compare_recipes.py --extra-test``.
 
 The engines come from Debian's packages (not pip):
@@ -20,6 +22,7 @@ The engines come from Debian's packages (not pip):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -99,16 +102,22 @@ def main(argv=None) -> dict:
     recipe, nets, manifest = load_model_set(args.models)
     result = {"recipe": recipe.name, "models": len(nets), "calibration": manifest["calibration"]}
     print(f"{recipe.name}: {len(nets)} model(s), calibration {manifest['calibration']}")
+    ways = {"": recipe}  # how 06 predicts; then, where it adapts batch norms, with the training statistics alone
+    if recipe.norm_adaptation:
+        ways["_unadapted"] = dataclasses.replace(recipe, norm_adaptation=0.0)
     for engine, folder in folders.items():
         ids, clips = load_clips(folder / "test")
-        each = model_predictions(nets, clips, recipe)
         truth = load_test_answers(folder, ids)
-        found = scores(truth, calibrated_mean(each, **manifest["calibration"]), prefix=engine,
-                       raw=calibrated_mean(each, temperature=1.0, prior_weight=0.0))
-        result.update({k: round(v, 4) for k, v in found.items()})
-        print(f"{engine} ({len(ENGINES[engine][1])} voices x {len(STRETCHES)} durations, {len(ids)} clips): "
-              f"KLD {found[f'{engine}_kld']:.4f} (before calibration {found[f'{engine}_kld_raw']:.4f}), "
-              f"top-4 recall {found[f'{engine}_top4_recall']:.4f}", flush=True)
+        for suffix, way in ways.items():
+            each = model_predictions(nets, clips, way)
+            name = engine + suffix
+            found = scores(truth, calibrated_mean(each, **manifest["calibration"]), prefix=name,
+                           raw=calibrated_mean(each, temperature=1.0, prior_weight=0.0))
+            result.update({k: round(v, 4) for k, v in found.items()})
+            how = " with the training batch-norm statistics" if suffix else ""
+            print(f"{engine} ({len(ENGINES[engine][1])} voices x {len(STRETCHES)} durations, {len(ids)} clips){how}: "
+                  f"KLD {found[f'{name}_kld']:.4f} (before calibration {found[f'{name}_kld_raw']:.4f}), "
+                  f"top-4 recall {found[f'{name}_top4_recall']:.4f}", flush=True)
     print(json.dumps(result))
     return result
 

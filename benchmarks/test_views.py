@@ -4,9 +4,9 @@
 
 Run it after notebook 04 (``./run_all.sh`` trains the holdout model): it
 loads outputs/models/holdout.keras, rebuilds the profile's holdout split, and
-predicts the validation and test clips once per view: the clip shifted along
-time by each of the recipe's shifts, and with its mel axis warped by each of
-its warps. For each set of views (one view; shifts 0 and ±10, the recipe's
+predicts the validation and test clips once per view, as 06_submit predicts
+(batch norms adapted to the clips): the clip shifted along time by each of
+the recipe's shifts, and with its mel axis warped by each of its warps. For each set of views (one view; shifts 0 and ±10, the recipe's
 earlier set; the recipe's shifts; the recipe's shifts and warps) it averages
 those predictions, fits the calibration on the validation clips and scores
 the calibrated test predictions (KLD; on the embedded data, unseen voices).
@@ -28,11 +28,10 @@ import numpy as np  # noqa: E402
 from utils.dataset.clips import load_clips  # noqa: E402
 from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence  # noqa: E402
-from utils.pipeline import fit_recipe_calibration, load_model_set  # noqa: E402
+from utils.pipeline import fit_recipe_calibration, load_model_set, predict_clips  # noqa: E402
 from utils.training_data import prepare_training, resolve_data_dir  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
-from utils.train.loop import predict  # noqa: E402
 from utils.train.splits import holdout_split  # noqa: E402
 
 
@@ -48,9 +47,9 @@ def view_sets(recipe) -> dict[str, list[tuple[str, float]]]:
 
 
 def one_view(recipe, kind: str, amount: float):
-    """The recipe's test view of one shift or one warp."""
+    """The recipe with one test view: one shift or one warp."""
     only = dict(tta_shifts=(amount,), tta_warps=()) if kind == "shift" else dict(tta_shifts=(), tta_warps=(amount,))
-    return dataclasses.replace(recipe, **only).test_views()[0]
+    return dataclasses.replace(recipe, **only)
 
 
 def main(argv=None) -> dict:
@@ -67,13 +66,12 @@ def main(argv=None) -> dict:
     _, val_idx = holdout_split(data.n, random_state=profile.random_state, groups=data.groups)
     test_ids, test_clips = load_clips(data_dir / "test")
     test_truth = load_test_answers(data_dir, test_ids)
-    val_source, test_source = recipe.source(data.clips), recipe.source(test_clips)
     sets = view_sets(recipe)
     predictions = {}
     for view in dict.fromkeys(v for views in sets.values() for v in views):
-        transform = one_view(recipe, *view)
-        predictions[view] = (predict(models, val_source, rows=val_idx, transform=transform),
-                             None if test_truth is None else predict(models, test_source, transform=transform))
+        viewed = one_view(recipe, *view)
+        predictions[view] = (predict_clips(models, data.clips, viewed, rows=val_idx),
+                             None if test_truth is None else predict_clips(models, test_clips, viewed))
     figures = {}
     for name, views in sets.items():
         val = np.mean([predictions[v][0] for v in views], axis=0)

@@ -1,6 +1,8 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
-from conftest import write_dacon_folder
+from conftest import tone_clips, write_dacon_folder
 
 from utils.dataset.errors import DataError
 from utils.pipeline import (
@@ -14,6 +16,7 @@ from utils.pipeline import (
 from utils.profiles import get_profile
 from utils.recipes import get_recipe
 from utils.train.calibration import IDENTITY
+from utils.train.norm_adaptation import MIN_CLIPS
 from utils.training_data import prepare_training, resolve_data_dir
 
 
@@ -63,6 +66,14 @@ def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_f
     assert p.shape == (4, 30)
     np.testing.assert_allclose(p.sum(axis=1), 1, rtol=1e-5)
     assert data.recipe.tta_shifts == (0, -5, 5, -10, 10)  # frames: up to 0.1 s either way
+    # on as many clips as a test folder holds, batch norms half adapt to them, and the model is left as it was
+    clips = tone_clips(MIN_CLIPS, random_state=3)[0] // 3
+    fixed = replace(data.recipe, norm_adaptation=0.0)
+    before = predict_clips([net], clips, fixed)
+    adapted = predict_clips([net], clips, data.recipe)
+    assert data.recipe.norm_adaptation == 0.5 and np.abs(adapted - before).max() > 1e-3
+    np.testing.assert_array_equal(predict_clips([net], clips, data.recipe), adapted)
+    np.testing.assert_array_equal(predict_clips([net], clips, fixed), before)
 
 
 def test_mel_tcn_trains_by_clips_seen_on_all_the_clips():

@@ -21,6 +21,7 @@ from utils.store import save_json_atomic, save_npz_atomic
 from utils.train.calibration import IDENTITY, fit_calibration
 from utils.train.precision import precision_policy
 from utils.train.loop import TrainSettings, predict, train_model
+from utils.train.norm_adaptation import adapted_norms
 from utils.train.splits import copy_rows, kfold_splits
 
 
@@ -106,15 +107,20 @@ def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, 
 def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
                       rows: np.ndarray | None = None, batch_size: int = 256) -> list[np.ndarray]:
     """Each model's probabilities for int16 clips, averaged over the recipe's test-time views
-    (``recipe.test_views()``: shifts along the time axis of ``recipe.source(clips)``, and the recipe's own).
+    (``recipe.test_views()``: shifts along the time axis of ``recipe.source(clips)``, and the recipe's own),
+    with batch-norm statistics moved toward the clips' own by ``recipe.norm_adaptation``.
 
     Returns
     -------
     list of np.ndarray, one per model, each of shape (rows, 30)
     """
     source = recipe.source(clips)
-    return [np.mean([predict([m], source, rows=rows, transform=view, batch_size=batch_size)
-                     for view in recipe.test_views()], axis=0) for m in models]
+    predictions = []
+    for m in models:
+        with adapted_norms(m, source, weight=recipe.norm_adaptation, rows=rows, transform=recipe.featurize):
+            predictions.append(np.mean([predict([m], source, rows=rows, transform=view, batch_size=batch_size)
+                                        for view in recipe.test_views()], axis=0))
+    return predictions
 
 
 def fit_recipe_calibration(recipe: Recipe, probabilities: np.ndarray, truth: np.ndarray) -> dict:

@@ -33,6 +33,7 @@ class Recipe:
     model: str  # default network, a name in utils.recipes.networks.MODELS
     augment: Callable | None = None  # (inputs, targets, rng) -> (inputs, targets), on training batches
     tta_shifts: tuple[int, ...] = (0,)  # circular shifts along the inputs' time axis whose predictions are averaged
+    norm_adaptation: float = 0.0  # weight of the predicted clips' own batch-norm statistics (utils.train.norm_adaptation)
     mixed_precision: bool = False
     calibrate: bool = False  # fit a temperature and prior weight on held-out predictions
     optimizer: Callable[[int], object] = adam  # total training steps -> Keras optimizer

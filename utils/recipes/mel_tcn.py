@@ -64,6 +64,8 @@ def _warped(featurize, warp: float, rows: np.ndarray) -> np.ndarray:
 
 
 # test-time views: shifts in frames (odd ones show the network the other phase of its strided front), and two
-# voices 5% lower and higher; chosen on the validation voices (README, "The mel_tcn recipe")
+# voices 5% lower and higher; chosen on the validation voices (README, "The mel_tcn recipe"). Batch-norm
+# statistics half the predicted clips' own: the best validation of 0.25, 0.5 and 0.75 (README, "Other speech engines")
 MEL_TCN = MelRecipe(name="mel_tcn", family="mel", model="tc_resnet", tta_shifts=(0, -5, 5, -10, 10), tta_warps=(0.95, 1.05),
-                    mixed_precision=True, calibrate=True, optimizer=adamw_warmup_cosine, batch_size=128, cpu_op_threads=1)
+                    norm_adaptation=0.5, mixed_precision=True, calibrate=True, optimizer=adamw_warmup_cosine,
+                    batch_size=128, cpu_op_threads=1)
