@@ -6,8 +6,9 @@ Run it after notebook 04 (``./run_all.sh`` trains the holdout model): it
 loads outputs/models/holdout.keras, rebuilds the profile's holdout split, and
 predicts the validation and test clips once per view, as 06_submit predicts
 (batch norms adapted to the clips): the clip shifted along time by each of
-the recipe's shifts, and with its mel axis warped by each of its warps. For each set of views (one view; shifts 0 and ±10, the recipe's
-earlier set; the recipe's shifts; the recipe's shifts and warps) it averages
+the recipe's shifts, and with its mel axis warped by each of its warps. For
+each set of views (one view; shifts 0 and ±10, the recipe's earlier set;
+the recipe's shifts; the recipe's shifts and warps) it averages
 those predictions, fits the calibration on the validation clips and scores
 the calibrated test predictions (KLD; on the embedded data, unseen voices).
 Prints a table, then a JSON line.

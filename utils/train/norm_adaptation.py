@@ -20,9 +20,15 @@ BATCH_SIZE = 256
 RANDOM_STATE = 0  # draws which clips share a batch
 
 
-def norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+def _norm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """The model's BatchNormalization layers (and subclasses), nested models included."""
-    return [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += _norm_layers(layer)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+    return found
 
 
 @contextmanager
@@ -37,7 +43,7 @@ def adapted_norms(model: keras.Model, inputs: np.ndarray, *, weight: float, rows
     layer, the model is left as it is.
     """
     rows = np.arange(len(inputs)) if rows is None else np.asarray(rows)
-    layers = norm_layers(model) if weight > 0 and len(rows) >= MIN_CLIPS else []
+    layers = _norm_layers(model) if weight > 0 and len(rows) >= MIN_CLIPS else []
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in layers]
     try:
         if layers:
