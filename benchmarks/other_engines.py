@@ -10,8 +10,8 @@ mixed four to a clip as the embedded data is), then predicts its clips as
 06_submit does (the saved models, their test-time views and calibration) and
 prints KLD and top-4 recall per engine, before and after calibration (and,
 for a recipe that adapts its batch norms to the clips predicted, again with
-the training statistics alone, keys ending ``_unadapted``), then a JSON line
-of the figures. The
+the training statistics alone and the same calibration, keys starting
+``ENGINE_unadapted_``), then a JSON line of the figures. The
 folders also serve ``compare_recipes.py --extra-test``.
 
 The engines come from Debian's packages (not pip):

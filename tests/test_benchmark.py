@@ -186,7 +186,7 @@ def test_other_engines_scores_the_saved_models_on_each_engines_clips(tmp_path):
     for engine in ("flite", "festival"):
         assert 0 < figures[f"{engine}_kld"] < figures[f"{engine}_kld_raw"]  # the calibration softens a wild model
         assert 0 <= figures[f"{engine}_top4_recall"] <= 1
-        assert figures[f"{engine}_kld_unadapted"] == figures[f"{engine}_kld"]  # 6 clips: too few to adapt to
+        assert figures[f"{engine}_unadapted_kld"] == figures[f"{engine}_kld"]  # 6 clips: too few to adapt to
 
 
 def load_compare_recipes():

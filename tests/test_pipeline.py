@@ -74,6 +74,8 @@ def test_mel_tcn_trains_on_cached_log_mel_and_predicts_with_frame_shifts(dacon_f
     assert data.recipe.norm_adaptation == 0.5 and np.abs(adapted - before).max() > 1e-3
     np.testing.assert_array_equal(predict_clips([net], clips, data.recipe), adapted)
     np.testing.assert_array_equal(predict_clips([net], clips, fixed), before)
+    more = np.concatenate([clips, tone_clips(MIN_CLIPS, random_state=4)[0]])  # rows beyond the set: not seen
+    np.testing.assert_array_equal(predict_clips([net], more, data.recipe, rows=np.arange(MIN_CLIPS)), adapted)
 
 
 def test_mel_tcn_trains_by_clips_seen_on_all_the_clips():
