@@ -4,11 +4,11 @@
 
 Run it after notebook 04 (``./run_all.sh`` trains the holdout model): it
 loads outputs/models/holdout.keras, rebuilds the profile's holdout split, and
-predicts the validation and test clips once per view, as 06_submit predicts
-(batch norms adapted to the clips): the clip shifted along time by each of
-the recipe's shifts, and with its mel axis warped by each of its warps. For
-each set of views (one view; shifts 0 and ±10, the recipe's earlier set;
-the recipe's shifts; the recipe's shifts and warps) it averages
+predicts the validation and test clips in every view, as 06_submit predicts
+(batch norms adapted to the clips, once per set): the clip shifted along
+time by each of the recipe's shifts, and with its mel axis warped by each of
+its warps. For each set of views (one view; shifts 0 and ±10, the recipe's
+earlier set; the recipe's shifts; the recipe's shifts and warps) it averages
 those predictions, fits the calibration on the validation clips and scores
 the calibrated test predictions (KLD; on the embedded data, unseen voices).
 Prints a table, then a JSON line.
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from utils.dataset.clips import load_clips  # noqa: E402
 from utils.dataset.tables import load_test_answers  # noqa: E402
 from utils.metrics import kl_divergence  # noqa: E402
-from utils.pipeline import fit_recipe_calibration, load_model_set, predict_clips  # noqa: E402
+from utils.pipeline import fit_recipe_calibration, load_model_set, view_predictions  # noqa: E402
 from utils.training_data import prepare_training, resolve_data_dir  # noqa: E402
 from utils.profiles import PROFILES, get_profile  # noqa: E402
 from utils.train.calibration import calibrate  # noqa: E402
@@ -47,12 +47,6 @@ def view_sets(recipe) -> dict[str, list[tuple[str, float]]]:
     }
 
 
-def one_view(recipe, kind: str, amount: float):
-    """The recipe with one test view: one shift or one warp."""
-    only = dict(tta_shifts=(amount,), tta_warps=()) if kind == "shift" else dict(tta_shifts=(), tta_warps=(amount,))
-    return dataclasses.replace(recipe, **only)
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="standard", choices=list(PROFILES))
@@ -68,18 +62,22 @@ def main(argv=None) -> dict:
     test_ids, test_clips = load_clips(data_dir / "test")
     test_truth = load_test_answers(data_dir, test_ids)
     sets = view_sets(recipe)
-    predictions = {}
-    for view in dict.fromkeys(v for views in sets.values() for v in views):
-        viewed = one_view(recipe, *view)
-        predictions[view] = (predict_clips(models, data.clips, viewed, rows=val_idx),
-                             None if test_truth is None else predict_clips(models, test_clips, viewed))
+    every = list(dict.fromkeys(v for views in sets.values() for v in views))
+    shifts = [amount for kind, amount in every if kind == "shift"]
+    viewed = dataclasses.replace(recipe, tta_shifts=tuple(shifts),
+                                 tta_warps=tuple(amount for kind, amount in every if kind == "warp"))
+    order = [("shift", a) for a in viewed.tta_shifts] + [("warp", a) for a in viewed.tta_warps]  # test_views' order
+    # each set's clips predicted in every view at once (mean over models): its batch norms adapted once
+    val_each = view_predictions(models, data.clips, viewed, rows=val_idx).mean(axis=0)
+    test_each = None if test_truth is None else view_predictions(models, test_clips, viewed).mean(axis=0)
     figures = {}
     for name, views in sets.items():
-        val = np.mean([predictions[v][0] for v in views], axis=0)
+        picked = [order.index(v) for v in views]
+        val = np.mean(val_each[picked], axis=0)
         calibration = fit_recipe_calibration(recipe, val, data.answers[val_idx])
         row = {"views": len(views), "val_kld": kl_divergence(data.answers[val_idx], calibrate(val, **calibration))}
         if test_truth is not None:
-            test = np.mean([predictions[v][1] for v in views], axis=0)
+            test = np.mean(test_each[picked], axis=0)
             row["test_kld"] = kl_divergence(test_truth, calibrate(test, **calibration))
         figures[name] = {k: round(v, 4) for k, v in row.items()}
     print(f"{'views':32} {'n':>3} {'val KLD':>8} {'test KLD':>9}")

@@ -106,21 +106,32 @@ def predict_clips(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, 
 
 def model_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
                       rows: np.ndarray | None = None, batch_size: int = 256) -> list[np.ndarray]:
-    """Each model's probabilities for int16 clips, averaged over the recipe's test-time views
-    (``recipe.test_views()``: shifts along the time axis of ``recipe.source(clips)``, and the recipe's own),
-    with batch-norm statistics moved toward the clips' own by ``recipe.norm_adaptation``.
+    """Each model's probabilities for int16 clips, averaged over the recipe's test-time views (see ``view_predictions``).
 
     Returns
     -------
     list of np.ndarray, one per model, each of shape (rows, 30)
     """
+    return list(view_predictions(models, clips, recipe, rows=rows, batch_size=batch_size).mean(axis=1))
+
+
+def view_predictions(models: list[keras.Model], clips: np.ndarray, recipe: Recipe, *,
+                     rows: np.ndarray | None = None, batch_size: int = 256) -> np.ndarray:
+    """Each model's probabilities for int16 clips in each of the recipe's test-time views
+    (``recipe.test_views()``: shifts along the time axis of ``recipe.source(clips)``, and the recipe's own),
+    with batch-norm statistics moved toward the clips' own by ``recipe.norm_adaptation``.
+
+    Returns
+    -------
+    np.ndarray, shape (models, views, rows, 30)
+    """
     source = recipe.source(clips)
     predictions = []
     for m in models:
         with adapted_norms(m, source, weight=recipe.norm_adaptation, rows=rows, transform=recipe.featurize):
-            predictions.append(np.mean([predict([m], source, rows=rows, transform=view, batch_size=batch_size)
-                                        for view in recipe.test_views()], axis=0))
-    return predictions
+            predictions.append([predict([m], source, rows=rows, transform=view, batch_size=batch_size)
+                                for view in recipe.test_views()])
+    return np.array(predictions)
 
 
 def fit_recipe_calibration(recipe: Recipe, probabilities: np.ndarray, truth: np.ndarray) -> dict:
