@@ -69,3 +69,20 @@ def test_tensorflow_trains_with_onednn_on_x86_unless_the_environment_says_no(set
     env |= {"TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)} | ({"TF_ENABLE_ONEDNN_OPTS": setting} if setting else {})
     done = subprocess.run([sys.executable, "-c", ONEDNN_CHECK], env=env, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == enabled, done.stderr[-800:]
+
+
+@pytest.mark.parametrize("installed, expected", [
+    ({"tensorflow", "jax"}, "tensorflow"), ({"jax"}, "jax"), (set(), "tensorflow"),
+])
+def test_keras_runs_on_jax_where_tensorflow_is_not_installed(installed, expected, monkeypatch):
+    monkeypatch.setattr(environment.importlib.util, "find_spec", lambda name: object() if name in installed else None)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    environment.backend_defaults()
+    assert os.environ["KERAS_BACKEND"] == expected
+
+
+def test_a_backend_the_environment_names_is_kept(monkeypatch):
+    monkeypatch.setattr(environment.importlib.util, "find_spec", lambda name: object())
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    environment.backend_defaults()
+    assert os.environ["KERAS_BACKEND"] == "jax"

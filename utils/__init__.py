@@ -1,4 +1,4 @@
 """Helpers for the overlap-words kit; the notebooks import these."""
-from utils.environment import tensorflow_defaults
+from utils.environment import backend_defaults
 
-tensorflow_defaults()  # before TensorFlow loads
+backend_defaults()  # before Keras loads

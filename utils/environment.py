@@ -22,6 +22,7 @@ REQUIRED = {
     "papermill": "papermill>=2.5",
     "nbconvert": "nbconvert>=7",
 }
+BACKENDS = ("tensorflow", "jax")  # the Keras backends the kit picks from, in this order
 X86_MACHINES = ("x86_64", "amd64")  # platform.machine(), lower-cased, where oneDNN is switched on
 KAGGLE_INPUT = Path("/kaggle/input")
 COLAB_ROOTS = (Path("/content/drive/MyDrive"),)  # not /content: the kit's own data/ sits there
@@ -86,18 +87,24 @@ def hosted_data_dir() -> Path | None:
     return None
 
 
-def tensorflow_defaults() -> None:
-    """Keras on TensorFlow, its start-up logs quiet, its oneDNN kernels on x86 CPUs; ``import utils`` sets them.
+def backend_defaults() -> None:
+    """Keras on TensorFlow (on JAX where only JAX is installed), TensorFlow's start-up logs quiet, its oneDNN
+    kernels on x86 CPUs; ``import utils`` sets them.
 
-    They act only when set before TensorFlow loads. TensorFlow turns oneDNN on
+    They act only when set before Keras and TensorFlow load. TensorFlow turns oneDNN on
     by itself only on CPUs with AVX-512 VNNI or newer; on an AVX2 CPU it
     trains mel_tcn's network 1.4 to 1.6 times as fast. A variable the
     environment already sets stays as it is (``TF_ENABLE_ONEDNN_OPTS=0``: off).
     """
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("KERAS_BACKEND", default_backend())
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if platform.machine().lower() in X86_MACHINES:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+def default_backend() -> str:
+    """The first of BACKENDS installed here, so that an image with JAX alone runs as it is; else TensorFlow."""
+    return next((name for name in BACKENDS if importlib.util.find_spec(name) is not None), BACKENDS[0])
 
 
 def prepare() -> str:
