@@ -97,7 +97,7 @@ def measure_recipe(recipe, *, data_dir, profile, test_clips, steps, predict, mod
     timed(f"{recipe}: train {len(train_idx)} clips, batch {profile.batch_size}", lambda: train_on_split(
         data, profile, train_idx=train_idx, val_idx=val_idx, epochs=1,
         model_path=model_path, random_state=profile.random_state))
-    net = keras.models.load_model(model_path)
+    net = keras.models.load_model(model_path, compile=False)
     rows = np.arange(min(predict, len(test_clips)))
     timed(f"{recipe}: predict {len(rows)} clips", lambda: predict_clips([net], test_clips, data.recipe, rows=rows))
 

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -129,6 +131,28 @@ def test_training_in_mixed_precision_leaves_the_callers_dtype_policy_alone(tmp_p
     )
     assert keras.config.dtype_policy().name == "float32"  # a notebook's next model is not built in bfloat16
     assert {layer.dtype_policy.name for layer in model.layers if layer.weights} == {"mixed_bfloat16"}
+
+
+def test_a_model_trained_in_float16_comes_back_without_warnings(tmp_path, monkeypatch):
+    from utils import pipeline
+    from utils.train import loop
+
+    monkeypatch.setattr(loop, "precision_policy", lambda mixed_precision: "mixed_float16")  # as on a GPU
+    monkeypatch.setattr(pipeline, "MODELS_DIR", tmp_path)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, 98, 221)).astype(np.float16)
+    y = rng.dirichlet(np.ones(30), size=8).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, _ = train_model(
+            "seed_cnn", x, y, train_rows=np.arange(6), val_rows=np.arange(6, 8), model_path=tmp_path / "m.keras",
+            settings=TrainSettings(epochs=1, batch_size=2, patience=1, random_state=0, verbose=0, mixed_precision=True),
+        )
+        pipeline.save_model_set("holdout", recipe="seed", files=["m.keras"], calibration={}, metrics={})
+        _, (loaded,), _ = pipeline.load_model_set("holdout")
+    assert [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)] == []
+    assert np.isfinite(model.evaluate(x[6:], y[6:], verbose=0))  # compiled as it trained: it can go on
+    np.testing.assert_allclose(loaded.predict_on_batch(x[6:]), model.predict_on_batch(x[6:]), rtol=1e-3, atol=1e-4)
 
 
 class StopAfter(keras.callbacks.Callback):

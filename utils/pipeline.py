@@ -147,13 +147,13 @@ def save_model_set(name: str, *, recipe: str, files: list[str], calibration: dic
 
 
 def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]:
-    """Load a predictor's models; ``auto`` takes the k-fold ensemble if there is one, else the holdout model."""
+    """Load a predictor's models (uncompiled: they predict); ``auto`` takes the k-fold ensemble if there is one, else the holdout model."""
     names = ["ensemble", "holdout"] if name == "auto" else [name]
     for candidate in names:
         path = MODELS_DIR / f"{candidate}.json"
         if path.is_file():
             manifest = json.loads(path.read_text())
-            models = [keras.models.load_model(MODELS_DIR / f) for f in manifest["models"]]
+            models = [keras.models.load_model(MODELS_DIR / f, compile=False) for f in manifest["models"]]  # to predict
             return get_recipe(manifest["recipe"]), models, manifest
     raise FileNotFoundError(
         f"no trained models in {MODELS_DIR} (looked for {', '.join(n + '.json' for n in names)}); "

@@ -154,7 +154,7 @@ def train_model(
     ``utils.train.devices``) each epoch leaves out its last training batch's
     remainder rows and pads the last validation batch with weight-0 rows, so
     val_loss is still the mean over every validation row. The returned model
-    is loaded from ``model_path`` outside any distribution.
+    is loaded from ``model_path`` outside any distribution, compiled as it trained.
     """
     s = settings
     replicas = replica_count(s.devices, s.batch_size)
@@ -185,7 +185,8 @@ def train_model(
             *callbacks,
         ])
     best.finish()
-    return keras.models.load_model(model_path), history
+    with dtype_policy(precision_policy(s.mixed_precision)):  # its optimizer as it trained: with float16's loss scaling
+        return keras.models.load_model(model_path), history
 
 
 def predict(
