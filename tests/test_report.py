@@ -2,6 +2,7 @@
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,18 @@ def test_report_lists_the_data_warnings_of_the_run(executed, tmp_path):
     html = build_report(executed, tmp_path / "report.html").read_text()
     assert "Data warnings" in html and "3 clips were cut &lt;first: a.wav&gt;" in html
     assert "Data warnings" not in build_report(executed, tmp_path / "r.html", tmp_path / "none.json").read_text()
+
+
+def test_templates_installed_beside_nbconvert_are_found(tmp_path, monkeypatch):
+    from utils.results import report
+
+    package = tmp_path / "site" / "nbconvert"  # as `pip install --target site` lays it out
+    package.mkdir(parents=True)
+    monkeypatch.setattr(report, "nbconvert", type("module", (), {"__file__": str(package / "__init__.py")}))
+    monkeypatch.setenv("JUPYTER_PATH", "/elsewhere")
+    report.find_templates_beside_nbconvert()
+    assert os.environ["JUPYTER_PATH"] == "/elsewhere"  # no templates there: nothing added
+    (tmp_path / "site" / "share" / "jupyter" / "nbconvert" / "templates").mkdir(parents=True)
+    report.find_templates_beside_nbconvert()
+    report.find_templates_beside_nbconvert()
+    assert os.environ["JUPYTER_PATH"].split(os.pathsep) == ["/elsewhere", str(tmp_path / "site" / "share" / "jupyter")]

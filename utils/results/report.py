@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import copy
 import html
+import os
 import re
 from pathlib import Path
 
+import nbconvert
 import nbformat
 from nbconvert import HTMLExporter
 
@@ -118,6 +120,18 @@ def join_notebooks(paths: list[Path], *, data_warnings: list[str] = ()) -> nbfor
     return joined
 
 
+def find_templates_beside_nbconvert() -> None:
+    """Add the share/jupyter beside nbconvert to JUPYTER_PATH where it holds nbconvert's templates.
+
+    pip puts them there when it installs into a folder on PYTHONPATH (``pip
+    install --target``), where Jupyter does not look; elsewhere there is none.
+    """
+    shared = Path(nbconvert.__file__).resolve().parents[1] / "share" / "jupyter"
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    if (shared / "nbconvert" / "templates").is_dir() and str(shared) not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([*paths, str(shared)])
+
+
 def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: str | Path = OUTPUTS_DIR / "report.html",
                  metrics_path: str | Path | None = None) -> Path:
     """Join the executed notebooks of a folder into one HTML file with code cells hidden.
@@ -137,6 +151,7 @@ def build_report(notebooks_dir: str | Path = EXECUTED_NOTEBOOKS_DIR, out_path: s
     Path
         ``out_path``.
     """
+    find_templates_beside_nbconvert()
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
     data_warnings = recorded(metrics_path or Path(notebooks_dir).parent / "metrics.json")
     body, _ = exporter.from_notebook_node(join_notebooks(executed_notebooks(notebooks_dir), data_warnings=data_warnings))
