@@ -74,7 +74,7 @@ def test_tensorflow_trains_with_onednn_on_x86_unless_the_environment_says_no(set
 @pytest.mark.parametrize("installed, expected", [
     ({"tensorflow", "jax"}, "tensorflow"), ({"jax"}, "jax"), (set(), "tensorflow"),
 ])
-def test_keras_runs_on_jax_where_tensorflow_is_not_installed(installed, expected, monkeypatch):
+def test_keras_runs_on_tensorflow_where_installed_else_on_jax(installed, expected, monkeypatch):
     monkeypatch.setattr(environment.importlib.util, "find_spec", lambda name: object() if name in installed else None)
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
     environment.backend_defaults()

@@ -147,7 +147,7 @@ def save_model_set(name: str, *, recipe: str, files: list[str], calibration: dic
 
 
 def load_model_set(name: str = "auto") -> tuple[Recipe, list[keras.Model], dict]:
-    """Load a predictor's models (uncompiled: they predict); ``auto`` takes the k-fold ensemble if there is one, else the holdout model."""
+    """Load a predictor's models; ``auto`` takes the k-fold ensemble if there is one, else the holdout model."""
     names = ["ensemble", "holdout"] if name == "auto" else [name]
     for candidate in names:
         path = MODELS_DIR / f"{candidate}.json"

@@ -290,7 +290,7 @@ def run(options: Options) -> None:
 
     EXECUTED_NOTEBOOKS_DIR.mkdir(parents=True, exist_ok=True)
     options.data = options.data or str(hosted_data_dir() or "")  # Kaggle's or Colab's competition data
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    backend = os.environ["KERAS_BACKEND"]  # set by utils.environment.backend_defaults
     common = (code_fingerprint(), data_key(options), backend, os.environ.get("KIT_PRECISION", "auto"))
     shown = len(corrections() or [])  # corrections of earlier runs are not shown again
     print(f"Profile {options.profile}, recipe {options.recipe}, "

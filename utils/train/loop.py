@@ -171,7 +171,8 @@ def train_model(
                            workers=input_workers())
     val = FeatureBatches(features, val_rows, targets=targets, batch_size=s.batch_size, transform=s.transform,
                          multiple_of=replicas, remainder="pad")
-    with dtype_policy(precision_policy(s.mixed_precision)), data_parallel(replicas):
+    policy = precision_policy(s.mixed_precision)
+    with dtype_policy(policy), data_parallel(replicas):
         model = build_model(model_name)
         model.compile(optimizer=s.optimizer(s.epochs * len(train)), loss=keras.losses.KLDivergence())
         # its slots made now, not inside the first step, which TensorFlow would then trace a second time
@@ -185,7 +186,7 @@ def train_model(
             *callbacks,
         ])
     best.finish()
-    with dtype_policy(precision_policy(s.mixed_precision)):  # its optimizer as it trained: with float16's loss scaling
+    with dtype_policy(policy):  # its optimizer as it trained: with float16's loss scaling
         return keras.models.load_model(model_path), history
 
 
