@@ -55,6 +55,12 @@ def write_dacon_folder(root: Path, *, n_train: int = 12, n_test: int = 5, random
     return root
 
 
+def step_outcomes(stdout: str) -> list[str]:
+    """run_all.sh's line for each step's outcome; a step long enough to show progress also has its label alone
+    above its progress lines, which this leaves out."""
+    return [line for line in stdout.splitlines() if line.startswith("[0") and len(line.split()) > 2]
+
+
 def pytest_collection_modifyitems(config, items):
     """Files with the most end-to-end (slow) tests first, so the two workers end with the short files."""
     slow = {}

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import IGNORE, write_dacon_folder
+from conftest import IGNORE, step_outcomes, write_dacon_folder
 
 from utils.paths import PROJECT_ROOT
 
@@ -34,7 +34,7 @@ def test_killed_run_resumes_and_unchanged_steps_are_skipped(tmp_path):
 
     second = subprocess.run(command, cwd=kit, env=env, capture_output=True, text=True, timeout=900)
     assert second.returncode == 0, second.stdout + second.stderr
-    steps = [line for line in second.stdout.splitlines() if line.startswith("[0")]
+    steps = step_outcomes(second.stdout)
     assert all("skipped" in line for line in steps[:3]) and all("done in" in line for line in steps[3:])
     train_log = json.loads((kit / "outputs" / "notebooks" / "04_train_cnn.ipynb").read_text())
     printed = "".join("".join(o.get("text", "")) for c in train_log["cells"] for o in c.get("outputs", []))

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_dacon_folder
+from conftest import step_outcomes, write_dacon_folder
 from test_dataset import folder_digest
 
 from utils.paths import PROJECT_ROOT
@@ -32,7 +32,7 @@ def smoke_run(kit):
 def test_smoke_run_succeeds_and_reports(smoke_run, kit):
     assert smoke_run.returncode == 0, smoke_run.stdout + smoke_run.stderr
     lines = smoke_run.stdout.strip().splitlines()
-    steps = [line for line in lines if line.startswith("[0")]
+    steps = step_outcomes(smoke_run.stdout)
     assert [line[:4] for line in steps] == ["[01]", "[02]", "[03]", "[04]", "[05]", "[06]"]
     assert "skipped (the smoke profile submits the holdout model of 04)" in steps[4]
     assert all("done in" in line for line in steps[:4] + steps[5:])

@@ -3,7 +3,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import write_dacon_folder
+from conftest import step_outcomes, write_dacon_folder
 from test_run_all import run
 
 from utils.results.submission import validate_submission
@@ -14,7 +14,7 @@ def test_seed_recipe_runs_from_the_augment_step(kit, tmp_path):
     data = write_dacon_folder(tmp_path / "data", n_train=40, n_test=10)
     result = run(["bash", "run_all.sh", "--profile", "tiny", "--data", str(data), "--recipe", "seed", "--from", "03"], cwd=kit)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [line[:4] for line in result.stdout.splitlines() if line.startswith("[0")] == ["[03]", "[04]", "[05]", "[06]"]
+    assert [line[:4] for line in step_outcomes(result.stdout)] == ["[03]", "[04]", "[05]", "[06]"]
     metrics = json.loads((kit / "outputs" / "metrics.json").read_text())
     assert metrics["holdout"]["parameters"] == 780_862 and metrics["submission"]["recipe"] == "seed"
     template = pd.read_csv(data / "submission.csv")
