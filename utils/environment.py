@@ -91,9 +91,10 @@ def backend_defaults() -> None:
     """Keras's backend and TensorFlow's start-up settings; ``import utils`` sets them.
 
     Keras on TensorFlow (on JAX where only JAX is installed), TensorFlow's
-    start-up logs quiet, its oneDNN kernels on x86 CPUs. They act only when set before Keras and TensorFlow load. TensorFlow turns oneDNN on
-    by itself only on CPUs with AVX-512 VNNI or newer; on an AVX2 CPU it
-    trains mel_tcn's network 1.4 to 1.6 times as fast. A variable the
+    start-up logs quiet, its oneDNN kernels on x86 CPUs. They act only when
+    set before Keras and TensorFlow load. TensorFlow turns oneDNN on by itself
+    only on CPUs with AVX-512 VNNI or newer; on an AVX2 CPU it trains
+    mel_tcn's network 1.4 to 1.6 times as fast. A variable the
     environment already sets stays as it is (``TF_ENABLE_ONEDNN_OPTS=0``: off).
     """
     os.environ.setdefault("KERAS_BACKEND", default_backend())
