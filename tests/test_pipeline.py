@@ -106,12 +106,29 @@ def test_a_submission_never_goes_over_the_template_or_into_the_data(dacon_folder
     data, test = str(dacon_folder), str(dacon_folder / "test")
     for test_dir, template, output in [("", "", dacon_folder / "submission.csv"), ("", "", dacon_folder / "out.csv"),
                                        (test, "", dacon_folder / "test" / "out.csv"),
+                                       (test, "", dacon_folder / "out.csv"),
                                        (test, str(tmp_path / "t.csv"), tmp_path / "t.csv")]:
         with pytest.raises(DataError, match="never writes into the data"):
             submission_inputs("smoke", data, test_dir, template, str(output))
     clips, template, output = submission_inputs("smoke", data, "", "", str(tmp_path / "submission.csv"))
     assert (clips, template, output) == (dacon_folder / "test", dacon_folder / "submission.csv",
                                          tmp_path / "submission.csv")
+
+
+def test_a_submission_path_that_is_a_folder_or_lies_under_a_file_is_refused_before_any_work(dacon_folder, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "notes.txt").write_text("")
+    for output, expected in [(tmp_path / "out", "a folder; expected submission_path to name a file"),
+                             (tmp_path / "notes.txt" / "sub.csv", "a file stands where its folder would be")]:
+        with pytest.raises(DataError, match=expected):
+            submission_inputs("smoke", str(dacon_folder), "", "", str(output))
+
+
+def test_a_test_folder_of_its_own_takes_a_submission_beside_it(tmp_path):
+    clips = tmp_path / "my clips"
+    clips.mkdir()
+    _, template, output = submission_inputs("smoke", "", str(clips), "", str(tmp_path / "submission.csv"))
+    assert template is None and output == tmp_path / "submission.csv"
 
 
 def test_a_template_named_sample_submission_is_used_where_there_is_no_submission_csv(dacon_folder, tmp_path):

@@ -42,8 +42,7 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
                       submission_path: str) -> tuple[Path, Path | None, Path]:
     """Notebook 06's clips folder, template (None: ids from file names) and submission file, from its parameters.
 
-    A DataError where the submission would overwrite the template or land inside the data (the test folder, or
-    the data folder that holds it).
+    A DataError where the submission could not be written there (``check_submission_path``).
     """
     if test_dir:
         clips = Path(test_dir).expanduser().resolve()
@@ -55,12 +54,22 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
         if template is None:
             print(f"no template in {folder} ({' or '.join(TEMPLATE_NAMES)}): ids come from the file names")
     output = Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
-    data = clips if test_dir else clips.parent
-    if output == template or data in output.parents:
-        where = "the template" if output == template else f"inside the data folder {data}"
-        raise DataError(f"{output}: the submission would be written over {where}; the kit never writes into the "
-                        f"data, so give submission_path a file outside it (default {SUBMISSION_PATH})")
+    # a test folder inside a data folder (one with train/ or a template): that folder is the data
+    holds_data = (clips.parent / "train").is_dir() or find_template(clips.parent) is not None
+    check_submission_path(output, template=template, data=clips.parent if not test_dir or holds_data else clips)
     return clips, template, output
+
+
+def check_submission_path(output: Path, *, template: Path | None, data: Path) -> None:
+    """A DataError unless ``output`` names a new or old file outside ``data`` (a folder) and other than ``template``."""
+    if output == template or data == output or data in output.parents:
+        where = "over the template" if output == template else f"inside the data folder {data}"
+        raise DataError(f"{output}: the submission would be written {where}; the kit never writes into the "
+                        f"data, so give submission_path a file outside it (default {SUBMISSION_PATH})")
+    if output.is_dir():
+        raise DataError(f"{output}: a folder; expected submission_path to name a file, like {output / 'submission.csv'}")
+    if any(folder.exists() and not folder.is_dir() for folder in output.parents):
+        raise DataError(f"{output}: a file stands where its folder would be; expected a path whose folders are folders")
 
 
 def train_on_split(
