@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from utils.dataset.clips import clip_id, decode_clips, list_clips, load_clips, read_clip
+from utils.dataset.clips import clip_id, decode_clips, folder_fingerprint, list_clips, load_clips, read_clip
 from utils.dataset.corrections import main as datawarnings_main
 from utils.dataset.corrections import record, recorded
 from utils.dataset.errors import DataError, DataWarning
@@ -69,6 +69,18 @@ def test_cache_is_reused_and_refreshed_when_clips_change(dacon_folder, tmp_path)
     sf.write(dacon_folder / "test" / "test_00000.wav", np.zeros(16000, dtype=np.int16), 16000, subtype="PCM_16")
     _, changed = load_clips(dacon_folder / "test", cache_dir=cache)
     assert changed.filename != first.filename and (changed[0] == 0).all()
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_keyed(dacon_folder, tmp_path):
+    korean = "테스트_00009.wav".encode("cp949")  # as a Korean Windows zip leaves it, extracted on Linux
+    try:
+        shutil.copy(dacon_folder / "test" / "test_00000.wav", os.fsdecode(os.fsencode(dacon_folder / "test") + b"/" + korean))
+        Path(os.fsdecode(os.fsencode(dacon_folder) + b"/" + "설명.txt".encode("cp949"))).write_text("notes")
+    except OSError:
+        pytest.skip("this file system takes UTF-8 names only")
+    assert folder_fingerprint(dacon_folder)
+    ids, clips = load_clips(dacon_folder / "test", cache_dir=tmp_path / "cache")
+    assert ids[-1] == 9 and (clips[-1] == clips[0]).all()
 
 
 def test_test_answers_only_where_the_truth_exists(dacon_folder, tmp_path):

@@ -24,7 +24,7 @@ def key(*parts) -> str:
                 raise TypeError("object arrays have no stable bytes to key on; convert them to str or numbers")
             data = f"{part.shape}{part.dtype}".encode() + part.tobytes()  # C order, whatever the layout
         else:
-            data = str(part).encode()
+            data = str(part).encode("utf-8", "surrogateescape")  # file names need not be UTF-8
         digest.update(len(data).to_bytes(8, "little") + data)
     return digest.hexdigest()
 

@@ -98,7 +98,7 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     """
     path = Path(path)
     try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+        audio, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)  # bytes: any file name
     except Exception as error:  # libsndfile's errors carry no file name
         raise DataError(f"{path}: not a readable WAV file ({error})") from None
     if audio.shape[0] == 0:
