@@ -1,4 +1,7 @@
 """Outputs are whole or absent, and caches are rebuilt exactly when what they came from changes."""
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -51,4 +54,9 @@ def test_keys_tell_apart_what_plain_joining_would_not(tmp_path):
     path.write_text("x")
     before = file_identity(path)
     path.write_text("xy")
+    assert file_identity(path) != before
+    before, mtime = file_identity(path), path.stat().st_mtime_ns
+    time.sleep(0.05)  # past the file system's clock tick
+    path.write_text("yz")  # same size, its modification time then set back
+    os.utime(path, ns=(mtime, mtime))
     assert file_identity(path) != before

@@ -30,10 +30,14 @@ def key(*parts) -> str:
 
 
 def file_identity(path: str | Path) -> str:
-    """A file as it is now: its full path, size and modification time."""
+    """A file as it is now: its full path, size, modification time and inode change time.
+
+    The change time moves whenever the file is written, even where the
+    modification time was set back (``cp -p``, ``touch -r``, an unzip).
+    """
     path = Path(path).resolve()
     stat = path.stat()
-    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    return f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{stat.st_ctime_ns}"
 
 
 def code_fingerprint() -> str:

@@ -191,7 +191,7 @@ def folder_fingerprint(folder: str | Path) -> str:
 def load_clips(folder: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tuple[np.ndarray, np.ndarray]:
     """Decode a folder of clips once; later calls memory-map the cached array.
 
-    The cache is keyed on the clips' paths, sizes and modification times, so
+    The cache is keyed on the clips' paths, sizes and times (``file_identity``), so
     a changed folder is decoded again. Decoding with the kit's own cache keeps
     its warnings in outputs/metrics.json as well (utils/dataset/corrections.py).
 
