@@ -213,6 +213,17 @@ def test_an_id_too_large_for_the_id_column_is_refused_naming_the_file(tmp_path):
     assert clip_id("train_9223372036854775807.wav") == 2**63 - 1
 
 
+def test_audio_files_other_than_wav_are_named_when_left_out(dacon_folder):
+    shutil.copy(dacon_folder / "test" / "test_00000.wav", dacon_folder / "test" / "test_00100.flac")
+    with pytest.warns(DataWarning, match="1 audio files are not .wav and are left out .first: test_00100.flac"):
+        ids, _ = list_clips(dacon_folder / "test")
+    assert 100 not in ids
+    for path in (dacon_folder / "test").glob("*.wav"):
+        path.rename(path.with_suffix(".mp3"))
+    with pytest.raises(DataError, match="has none .* audio files of other kinds, like test_00000.mp3: convert them"):
+        list_clips(dacon_folder / "test")
+
+
 def test_empty_or_missing_folder_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="empty: expected .wav clips, the folder has none"):

@@ -24,6 +24,7 @@ from utils.paths import CACHE_DIR, METRICS_PATH
 from utils.store import save_npy_atomic
 
 _ID_PATTERN = re.compile(r"(\d+)$")
+OTHER_AUDIO = (".wave", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".webm")  # named in a warning
 
 
 def clip_id(path: str | Path) -> int:
@@ -46,10 +47,15 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
     if not folder.is_dir():
         raise DataError(f"{folder}: expected a folder of .wav clips, found none")
     paths = [p for p in folder.iterdir() if p.suffix.lower() == ".wav" and not p.name.startswith(".")]
+    other = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in OTHER_AUDIO and not p.name.startswith("."))
     if not paths:
         inner = next((p for p in sorted(folder.iterdir()) if p.is_dir() and any(p.glob("*.[wW][aA][vV]"))), None)
         hint = f" (its subfolder {inner.name} has some: the clips must sit in {folder} itself)" if inner else ""
+        hint += f" ({len(other)} audio files of other kinds, like {other[0]}: convert them to WAV)" if other else ""
         raise DataError(f"{folder}: expected .wav clips, the folder has none{hint}")
+    if other:
+        warnings.warn(f"{folder}: {len(other)} audio files are not .wav and are left out (first: {other[0]}); "
+                      "convert them to WAV to use them", DataWarning, stacklevel=2)
     by_id: dict[int, Path] = {}
     for path in paths:
         if path.is_symlink() and not path.exists():
