@@ -123,6 +123,21 @@ def test_float_clip_beyond_full_scale_is_scaled_down_not_clipped(tmp_path):
         decode_clips([tmp_path / "clip_1.wav"])
 
 
+def test_a_loud_int16_clip_at_48khz_is_resampled_without_being_turned_down(tmp_path):
+    square = np.where(np.sin(2 * np.pi * 440 * np.arange(48000) / 48000) >= 0, 32767, -32768).astype(np.int16)
+    sf.write(tmp_path / "clip_1.wav", square, 48000, subtype="PCM_16")
+    clip, fixes = read_clip(tmp_path / "clip_1.wav")
+    assert set(fixes) == {"resampled"} and np.abs(clip.astype(np.int32)).max() >= 32767
+
+
+def test_loud_float_stereo_near_the_float32_limit_is_scaled_not_called_infinite(tmp_path):
+    audio = np.full((16000, 2), 3e38, dtype=np.float32)
+    audio[::2] *= -1
+    sf.write(tmp_path / "clip_1.wav", audio, 16000, subtype="FLOAT")
+    clip, fixes = read_clip(tmp_path / "clip_1.wav")
+    assert set(fixes) == {"downmixed", "scaled"} and abs(int(clip[1])) >= 32767
+
+
 def test_corrections_warn_once_per_kind_with_a_count(tmp_path):
     folder = tmp_path / "clips"
     folder.mkdir()

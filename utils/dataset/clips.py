@@ -113,19 +113,19 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     promised = header_frames(path)
     if promised is not None and promised > audio.shape[0]:
         fixes["truncated"] = f"header says {promised} frames, file holds {audio.shape[0]}"
-    if audio.shape[1] > 1:
-        fixes["downmixed"] = ""
-    audio = audio.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        fixes["resampled"] = ""
-        g = np.gcd(int(rate), SAMPLE_RATE)
-        audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     if not np.all(np.isfinite(audio)):
         raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    if audio.shape[1] > 1:
+        fixes["downmixed"] = ""
+    audio = audio.mean(axis=1, dtype=np.float64).astype(np.float32)  # float64: no overflow near float32's limit
     peak = float(np.abs(audio).max())
     if peak > 1.0:  # float samples past full scale: int16 would clip them
         fixes["scaled"] = f"peak {peak:.3g} times full scale"
         audio = audio / peak
+    if rate != SAMPLE_RATE:  # after scaling: the filter's small overshoot past full scale is clipped, not scaled
+        fixes["resampled"] = ""
+        g = np.gcd(int(rate), SAMPLE_RATE)
+        audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     if len(audio) < CLIP_SAMPLES:
         if "truncated" not in fixes:  # a truncated clip's warning already says it is padded
             fixes["padded"] = ""
