@@ -201,7 +201,11 @@ def test_unreadable_clips_name_the_file(tmp_path, content, expected):
 def test_clip_without_samples_is_refused(tmp_path):
     path = tmp_path / "train_00002.wav"
     sf.write(path, np.zeros(0, dtype=np.int16), 16000, subtype="PCM_16")
-    with pytest.raises(DataError, match="train_00002.wav: the WAV file holds no samples"):
+    with pytest.raises(DataError, match="train_00002.wav: the WAV file holds no samples by its header; expected"):
+        read_clip(path)
+    with open(path, "ab") as handle:  # audio after a header that still says 0 bytes: an unfinished recording
+        handle.write(np.ones(16000, dtype=np.int16).tobytes())
+    with pytest.raises(DataError, match="no samples by its header; yet the file has 32,044 bytes: a recording never"):
         read_clip(path)
 
 

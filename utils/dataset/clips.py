@@ -24,6 +24,7 @@ from utils.paths import CACHE_DIR, METRICS_PATH
 from utils.store import save_npy_atomic
 
 _ID_PATTERN = re.compile(r"(\d+)$")
+HEADER_BYTES = 1024  # more than any plain WAV header
 OTHER_AUDIO = (".wave", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".webm")  # named in a warning
 
 
@@ -108,7 +109,9 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     except Exception as error:  # libsndfile's errors carry no file name
         raise DataError(f"{path}: not a readable WAV file ({error})") from None
     if audio.shape[0] == 0:
-        raise DataError(f"{path}: the WAV file holds no samples; expected 1 s of audio")
+        size = path.stat().st_size
+        beyond = f"; yet the file has {size:,} bytes: a recording never finished?" if size > HEADER_BYTES else ""
+        raise DataError(f"{path}: the WAV file holds no samples by its header{beyond}; expected 1 s of audio")
     fixes = {}
     promised = header_frames(path)
     if promised is not None and promised > audio.shape[0]:
