@@ -86,3 +86,22 @@ def test_a_backend_the_environment_names_is_kept(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     environment.backend_defaults()
     assert os.environ["KERAS_BACKEND"] == "jax"
+
+
+def test_a_missing_package_is_named_with_the_command_that_installs_it(monkeypatch, capsys):
+    monkeypatch.setattr(environment, "RUNNER_MODULES", ("numpy", "no_such_module_xyz"))
+    monkeypatch.setattr(environment, "hosting", lambda: "local")
+    assert environment.missing_modules() == ["no_such_module_xyz"]
+    assert environment.check_runner_modules() == 2
+    assert "no_such_module_xyz cannot be imported" in capsys.readouterr().err
+
+
+def test_run_all_in_a_python_without_the_requirements_says_how_to_install_them(tmp_path):
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    bare = tmp_path / "bare" / "bin" / "python"
+    done = subprocess.run([str(ROOT / "run_all.sh"), "--help"], env={**os.environ, "PYTHON": str(bare)},
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode == 0:
+        pytest.skip("this machine's base Python has every requirement installed")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot be imported" in done.stderr and "pip install -r requirements.txt" in done.stderr

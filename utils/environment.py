@@ -22,6 +22,8 @@ REQUIRED = {
     "papermill": "papermill>=2.5",
     "nbconvert": "nbconvert>=7",
 }
+# what ./run_all.sh needs before any notebook starts (import names), besides REQUIRED and a backend
+RUNNER_MODULES = ("numpy", "scipy", "pandas", "matplotlib", "tqdm", "nbformat", "ipykernel")
 BACKENDS = ("tensorflow", "jax")  # the Keras backends the kit picks from, in this order
 X86_MACHINES = ("x86_64", "amd64")  # platform.machine(), lower-cased, where oneDNN is switched on
 KAGGLE_INPUT = Path("/kaggle/input")
@@ -106,6 +108,27 @@ def backend_defaults() -> None:
 def default_backend() -> str:
     """The first of BACKENDS installed here, so that an image with JAX alone runs as it is; else TensorFlow."""
     return next((name for name in BACKENDS if importlib.util.find_spec(name) is not None), BACKENDS[0])
+
+
+def missing_modules() -> list[str]:
+    """What ./run_all.sh needs and this Python cannot import: RUNNER_MODULES, REQUIRED, a Keras backend."""
+    missing = [m for m in (*RUNNER_MODULES, *REQUIRED) if importlib.util.find_spec(m) is None]
+    if all(importlib.util.find_spec(name) is None for name in BACKENDS):
+        missing.append(" or ".join(BACKENDS))
+    return missing
+
+
+def check_runner_modules() -> int:
+    """0 where ./run_all.sh can start (on Colab or Kaggle after installing what is missing), else 2 with a message."""
+    if hosting() != "local":
+        install_missing()
+    missing = missing_modules()
+    if missing:
+        print(f"run_all.sh: {', '.join(missing)} cannot be imported by {sys.executable}. Install the kit's "
+              "requirements into the Python that runs it, say: python3 -m venv .venv && . .venv/bin/activate && "
+              "pip install -r requirements.txt (or activate the .venv you made before)", file=sys.stderr)
+        return 2
+    return 0
 
 
 def prepare() -> str:
