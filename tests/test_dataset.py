@@ -12,6 +12,7 @@ import soundfile as sf
 from utils.dataset.clips import clip_id, decode_clips, folder_fingerprint, list_clips, load_clips, read_clip
 from utils.dataset.corrections import main as datawarnings_main
 from utils.dataset.corrections import record, recorded
+from utils.dataset import tables
 from utils.dataset.errors import DataError, DataWarning
 from utils.dataset.tables import (
     load_test_answers,
@@ -40,6 +41,21 @@ def test_clip_id_is_the_number_ending_the_name(name, expected):
 def test_clip_id_without_number_names_the_file():
     with pytest.raises(DataError, match="noise.wav: expected a file name ending in a number"):
         clip_id("noise.wav")
+    with pytest.raises(DataError, match="expected a file name ending in a number"):
+        clip_id("test_\u0661\u0662.wav")  # Arabic-Indic digits, which int() would read as 12
+
+
+def test_a_folder_or_table_that_cannot_be_read_is_named(dacon_folder, tmp_path, monkeypatch):
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "iterdir", refused)
+        with pytest.raises(DataError, match="test: could not be listed .Permission denied.; expected a readable"):
+            list_clips(dacon_folder / "test")
+    monkeypatch.setattr(tables, "open", refused, raising=False)
+    with pytest.raises(DataError, match="train_answer.csv: could not be read .Permission denied.; expected a readable"):
+        read_answers(dacon_folder / "train_answer.csv", np.arange(5))
 
 
 def test_load_train_aligns_clips_and_answers(dacon_folder, tmp_path):

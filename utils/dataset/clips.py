@@ -23,7 +23,7 @@ from utils.keys import file_identity, key
 from utils.paths import CACHE_DIR, METRICS_PATH
 from utils.store import save_npy_atomic
 
-_ID_PATTERN = re.compile(r"(\d+)$")
+_ID_PATTERN = re.compile(r"([0-9]+)$")  # ASCII digits: int() would also read other scripts' digits
 HEADER_BYTES = 1024  # more than any plain WAV header
 OTHER_AUDIO = (".wave", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aif", ".aiff", ".webm")  # named in a warning
 
@@ -47,8 +47,12 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: expected a folder of .wav clips, found none")
-    paths = [p for p in folder.iterdir() if p.suffix.lower() == ".wav" and not p.name.startswith(".")]
-    other = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in OTHER_AUDIO and not p.name.startswith("."))
+    try:
+        files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    except OSError as error:  # unreadable (permissions)
+        raise DataError(f"{folder}: could not be listed ({error.strerror or error}); expected a readable folder") from None
+    paths = [p for p in files if p.suffix.lower() == ".wav"]
+    other = sorted(p.name for p in files if p.suffix.lower() in OTHER_AUDIO)
     if not paths:
         inner = next((p for p in sorted(folder.iterdir()) if p.is_dir() and any(p.glob("*.[wW][aA][vV]"))), None)
         hint = f" (its subfolder {inner.name} has some: the clips must sit in {folder} itself)" if inner else ""

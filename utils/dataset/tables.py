@@ -38,8 +38,11 @@ def _read_csv(csv_path: Path) -> pd.DataFrame:
     with a warning. A header naming a column twice, or a row with more fields
     than the header (pandas would drop the extra ones), is refused.
     """
-    with open(csv_path, "rb") as file:
-        encoding = "utf-16" if file.read(2) in UTF16_MARKS else "utf-8-sig"
+    try:
+        with open(csv_path, "rb") as file:
+            encoding = "utf-16" if file.read(2) in UTF16_MARKS else "utf-8-sig"
+    except OSError as error:  # unreadable (permissions), a folder, gone
+        raise DataError(f"{csv_path}: could not be read ({error.strerror or error}); expected a readable CSV file") from None
     try:  # index_col=False: a separator ending every data row (not the header) does not shift the columns
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
