@@ -4,6 +4,6 @@
 set -euo pipefail
 export KIT_CALLER_DIR="$PWD"  # --data is relative to where run_all.sh was called from
 cd "$(dirname "${BASH_SOURCE[0]}")"
-# its packages importable (installed on Colab and Kaggle), or a message saying how
+# stop with a message if a package is missing (on Colab and Kaggle: install it first)
 "${PYTHON:-python3}" -c 'import sys; from utils.environment import check_runner_modules as c; sys.exit(c())'
 exec "${PYTHON:-python3}" -m utils.runner "$@"

@@ -119,7 +119,7 @@ def test_a_submission_path_that_is_a_folder_or_lies_under_a_file_is_refused_befo
     (tmp_path / "out").mkdir()
     (tmp_path / "notes.txt").write_text("")
     for output, expected in [(tmp_path / "out", "a folder; expected submission_path to name a file"),
-                             (tmp_path / "notes.txt" / "sub.csv", "a file stands where its folder would be")]:
+                             (tmp_path / "notes.txt" / "sub.csv", "notes.txt is a file, not a folder")]:
         with pytest.raises(DataError, match=expected):
             submission_inputs("smoke", str(dacon_folder), "", "", str(output))
 
@@ -129,6 +129,8 @@ def test_a_test_folder_of_its_own_takes_a_submission_beside_it(tmp_path):
     clips.mkdir()
     _, template, output = submission_inputs("smoke", "", str(clips), "", str(tmp_path / "submission.csv"))
     assert template is None and output == tmp_path / "submission.csv"
+    output.write_text("id\n")  # a second run, its first submission beside the clips: not taken for a data folder
+    assert submission_inputs("smoke", "", str(clips), "", str(output))[2] == output
 
 
 def test_a_template_named_sample_submission_is_used_where_there_is_no_submission_csv(dacon_folder, tmp_path):

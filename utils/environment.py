@@ -120,13 +120,18 @@ def missing_modules() -> list[str]:
 
 def check_runner_modules() -> int:
     """0 where ./run_all.sh can start (on Colab or Kaggle after installing what is missing), else 2 with a message."""
-    if hosting() != "local":
-        install_missing()
+    try:
+        if hosting() != "local":
+            install_missing()
+    except RuntimeError as error:
+        print(f"run_all.sh: {error}", file=sys.stderr)
+        return 2
     missing = missing_modules()
     if missing:
+        requirements = Path(__file__).resolve().parent.parent / "requirements.txt"
         print(f"run_all.sh: {', '.join(missing)} cannot be imported by {sys.executable}. Install the kit's "
-              "requirements into the Python that runs it, say: python3 -m venv .venv && . .venv/bin/activate && "
-              "pip install -r requirements.txt (or activate the .venv you made before)", file=sys.stderr)
+              f"requirements into the Python that runs it, say: python3 -m venv .venv && . .venv/bin/activate && "
+              f"pip install -r {requirements} (or activate the .venv you made before)", file=sys.stderr)
         return 2
     return 0
 

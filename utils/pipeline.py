@@ -54,8 +54,8 @@ def submission_inputs(profile_name: str, data_dir: str, test_dir: str, template_
         if template is None:
             print(f"no template in {folder} ({' or '.join(TEMPLATE_NAMES)}): ids come from the file names")
     output = Path(submission_path).expanduser().resolve() if submission_path else SUBMISSION_PATH
-    # a test folder inside a data folder (one with train/ or a template): that folder is the data
-    holds_data = (clips.parent / "train").is_dir() or find_template(clips.parent) is not None
+    # a test folder inside a data folder (one with train/ or its answers): that folder is the data
+    holds_data = (clips.parent / "train").is_dir() or (clips.parent / "train_answer.csv").is_file()
     check_submission_path(output, template=template, data=clips.parent if not test_dir or holds_data else clips)
     return clips, template, output
 
@@ -68,8 +68,9 @@ def check_submission_path(output: Path, *, template: Path | None, data: Path) ->
                         f"data, so give submission_path a file outside it (default {SUBMISSION_PATH})")
     if output.is_dir():
         raise DataError(f"{output}: a folder; expected submission_path to name a file, like {output / 'submission.csv'}")
-    if any(folder.exists() and not folder.is_dir() for folder in output.parents):
-        raise DataError(f"{output}: a file stands where its folder would be; expected a path whose folders are folders")
+    blocking = next((folder for folder in output.parents if folder.exists() and not folder.is_dir()), None)
+    if blocking is not None:
+        raise DataError(f"{output}: {blocking} is a file, not a folder; expected a path whose folders are folders")
 
 
 def train_on_split(

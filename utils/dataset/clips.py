@@ -36,8 +36,8 @@ def clip_id(path: str | Path) -> int:
     return int(match.group(1))
 
 
-def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
-    """The clips of a folder, sorted by id.
+def list_clips(folder: str | Path, *, record_to: str | Path | None = None) -> tuple[np.ndarray, list[Path]]:
+    """The clips of a folder, sorted by id; with ``record_to`` (a metrics.json) its warning is kept there too.
 
     Returns
     -------
@@ -59,8 +59,11 @@ def list_clips(folder: str | Path) -> tuple[np.ndarray, list[Path]]:
         hint += f" ({len(other)} audio files of other kinds, like {other[0]}: convert them to WAV)" if other else ""
         raise DataError(f"{folder}: expected .wav clips, the folder has none{hint}")
     if other:
-        warnings.warn(f"{folder}: {len(other)} audio files are not .wav and are left out (first: {other[0]}); "
-                      "convert them to WAV to use them", DataWarning, stacklevel=2)
+        message = (f"{folder}: {len(other)} audio file{'s are' if len(other) > 1 else ' is'} not .wav and left out "
+                   f"(first: {other[0]}); convert them to WAV to use them")
+        warnings.warn(message, DataWarning, stacklevel=2)
+        if record_to is not None:
+            record_data_warnings(record_to, [message])
     by_id: dict[int, Path] = {}
     for path in paths:
         if path.is_symlink() and not path.exists():
@@ -109,19 +112,37 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
     """
     path = Path(path)
     try:
-        audio, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)  # bytes: any file name
+        audio, rate = sf.read(_libsndfile_name(path), dtype="float32", always_2d=True)
     except Exception as error:  # libsndfile's errors carry no file name
         raise DataError(f"{path}: not a readable WAV file ({error})") from None
     if audio.shape[0] == 0:
         size = path.stat().st_size
         beyond = f"; yet the file has {size:,} bytes: a recording never finished?" if size > HEADER_BYTES else ""
         raise DataError(f"{path}: the WAV file holds no samples by its header{beyond}; expected 1 s of audio")
+    if not np.all(np.isfinite(audio)):
+        raise DataError(f"{path}: the audio holds NaN or infinite samples")
     fixes = {}
     promised = header_frames(path)
     if promised is not None and promised > audio.shape[0]:
         fixes["truncated"] = f"header says {promised} frames, file holds {audio.shape[0]}"
-    if not np.all(np.isfinite(audio)):
-        raise DataError(f"{path}: the audio holds NaN or infinite samples")
+    audio = _one_second(_mono_16k(audio, rate, fixes), fixes)
+    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    if not clip.any():
+        fixes["silent"] = ""
+    return clip, fixes
+
+
+def _libsndfile_name(path: Path) -> str | bytes:
+    """The path as text where it is UTF-8 (libsndfile's errors then show it as such), else as the bytes it is."""
+    try:
+        str(path).encode("utf-8")
+        return str(path)
+    except UnicodeEncodeError:  # a name in another encoding, kept by Python as surrogates
+        return os.fsencode(path)
+
+
+def _mono_16k(audio: np.ndarray, rate: int, fixes: dict[str, str]) -> np.ndarray:
+    """(frames, channels) float32 at ``rate`` -> (samples,) mono at 16 kHz within full scale, noting what changed."""
     if audio.shape[1] > 1:
         fixes["downmixed"] = ""
     audio = audio.mean(axis=1, dtype=np.float64).astype(np.float32)  # float64: no overflow near float32's limit
@@ -133,17 +154,18 @@ def read_clip(path: str | Path) -> tuple[np.ndarray, dict[str, str]]:
         fixes["resampled"] = ""
         g = np.gcd(int(rate), SAMPLE_RATE)
         audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
+    return audio
+
+
+def _one_second(audio: np.ndarray, fixes: dict[str, str]) -> np.ndarray:
+    """Padded with silence, or cut, to CLIP_SAMPLES, noting which."""
     if len(audio) < CLIP_SAMPLES:
         if "truncated" not in fixes:  # a truncated clip's warning already says it is padded
             fixes["padded"] = ""
-        audio = np.pad(audio, (0, CLIP_SAMPLES - len(audio)))
-    elif len(audio) > CLIP_SAMPLES:
+        return np.pad(audio, (0, CLIP_SAMPLES - len(audio)))
+    if len(audio) > CLIP_SAMPLES:
         fixes["cut"] = ""
-        audio = audio[:CLIP_SAMPLES]
-    clip = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-    if not clip.any():
-        fixes["silent"] = ""
-    return clip, fixes
+    return audio[:CLIP_SAMPLES]
 
 
 _FIX_TEXT = {
@@ -213,9 +235,9 @@ def load_clips(folder: str | Path, *, cache_dir: str | Path = CACHE_DIR) -> tupl
     ids : np.ndarray, shape (n,), int64
     clips : np.ndarray, shape (n, 16000), int16 (read-only memory map)
     """
-    ids, paths = list_clips(folder)
+    record_to = METRICS_PATH if Path(cache_dir) == CACHE_DIR else None
+    ids, paths = list_clips(folder, record_to=record_to)
     cache = Path(cache_dir) / f"clips-{Path(folder).name}-{_folder_key(paths)}.npy"
     if not cache.exists():
-        record_to = METRICS_PATH if Path(cache_dir) == CACHE_DIR else None
         save_npy_atomic(cache, decode_clips(paths, record_to=record_to))
     return ids, np.load(cache, mmap_mode="r")
