@@ -500,6 +500,9 @@ def test_groups_are_aligned_by_id_and_optional(dacon_folder):
     np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 4))
     (dacon_folder / "train_groups.csv").write_text("ID,Group\n" + "".join(f"{i},{i % 2}\n" for i in ids))  # any case
     np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 2))
+    pd.DataFrame({"id": ids, "group": ids % 5}).to_csv(dacon_folder / "train_groups.csv")  # pandas' index saved too
+    with pytest.warns(DataWarning, match="train_groups.csv: the first column is unnamed and holds 0..11"):
+        np.testing.assert_array_equal(same_group(read_groups(dacon_folder, ids)), same_group(ids % 5))
 
 
 @pytest.mark.parametrize("table, expected", [

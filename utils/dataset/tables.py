@@ -294,7 +294,7 @@ def read_groups(data_dir: str | Path, ids: np.ndarray) -> np.ndarray | None:
     csv_path = Path(data_dir) / "train_groups.csv"
     if not csv_path.is_file():
         return None
-    frame = _read_csv(csv_path)
+    frame = _drop_index_column(_read_csv(csv_path), csv_path)
     if [str(c).lower() for c in frame.columns] != ["id", "group"]:
         raise DataError(f"{csv_path}: expected the columns id, group; found {list(frame.columns)}" + _separator_hint(frame))
     frame.columns = ["id", "group"]
