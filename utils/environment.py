@@ -113,7 +113,7 @@ def default_backend() -> str:
 def missing_modules() -> list[str]:
     """What ./run_all.sh needs and this Python cannot import: RUNNER_MODULES, REQUIRED, a Keras backend."""
     missing = [m for m in (*RUNNER_MODULES, *REQUIRED) if importlib.util.find_spec(m) is None]
-    if all(importlib.util.find_spec(name) is None for name in BACKENDS):
+    if not any(importlib.util.find_spec(name) for name in BACKENDS):
         missing.append(" or ".join(BACKENDS))
     return missing
 

@@ -54,7 +54,7 @@ def list_clips(folder: str | Path, *, record_to: str | Path | None = None) -> tu
     paths = [p for p in files if p.suffix.lower() == ".wav"]
     other = sorted(p.name for p in files if p.suffix.lower() in OTHER_AUDIO)
     if not paths:
-        inner = next((p for p in sorted(folder.iterdir()) if p.is_dir() and any(p.glob("*.[wW][aA][vV]"))), None)
+        inner = next((p for p in sorted(files) if p.is_dir() and any(p.glob("*.[wW][aA][vV]"))), None)
         hint = f" (its subfolder {inner.name} has some: the clips must sit in {folder} itself)" if inner else ""
         hint += f" ({len(other)} audio files of other kinds, like {other[0]}: convert them to WAV)" if other else ""
         raise DataError(f"{folder}: expected .wav clips, the folder has none{hint}")
