@@ -135,6 +135,20 @@ def test_a_damaged_timing_file_is_timed_again(tmp_path, monkeypatch):
     assert json.loads(kept.read_text())["float32_step_s"] == 0.2
 
 
+def test_a_change_to_the_networks_times_the_precisions_again(tmp_path, monkeypatch):
+    from utils.recipes import networks
+
+    calls = _timed(monkeypatch, {"float32_step_s": 0.2, "mixed_bfloat16_step_s": 0.1})
+    machine = tmp_path / "machine"
+    assert precision.bfloat16_is_faster(machine) is True
+    edited = tmp_path / "networks.py"
+    edited.write_bytes(Path(networks.__file__).read_bytes() + b"\n# a wider tc_resnet\n")
+    monkeypatch.setattr(networks, "__file__", str(edited))
+    precision.bfloat16_is_faster.cache_clear()
+    assert precision.bfloat16_is_faster(machine) is True
+    assert len(calls) == 2 and len(list(machine.glob("precision-*.json"))) == 2
+
+
 def test_a_timing_that_cannot_be_kept_still_decides_with_a_warning(tmp_path, monkeypatch):
     _timed(monkeypatch, {"float32_step_s": 0.2, "mixed_bfloat16_step_s": 0.1})
     (tmp_path / "file").write_text("")

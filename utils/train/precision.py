@@ -5,7 +5,7 @@ float32. With AVX-512 BF16 but no AMX it depends on the CPU: faster on an AMD
 EPYC, slower on an Intel Xeon whose AMX is hidden. There the kit times a few
 training steps of mel_tcn's network in each once (``time_precisions``, in a
 fresh process; every recipe follows the answer) and keeps the times in
-``MACHINE_CACHE_DIR``, keyed by the CPU and the TensorFlow and Keras versions.
+``MACHINE_CACHE_DIR``, keyed by the CPU, the TensorFlow and Keras versions and the networks' code.
 
     python -m utils.train.precision   # times them here and prints a JSON line
 """
@@ -114,11 +114,13 @@ def _time_in_a_new_process() -> dict:
 
 
 def machine_key() -> str:
-    """The CPU (model and flags), the TensorFlow and Keras versions and the timing's settings."""
+    """The CPU (model and flags), the TensorFlow and Keras versions, the timing's settings and the networks' code."""
     import tensorflow as tf
 
+    from utils.recipes import networks
+
     return key(platform.machine(), cpu_lines(), tf.__version__, keras.version(), PROBE_NETWORK, PROBE_BATCH,
-               PROBE_STEPS)
+               PROBE_STEPS, Path(networks.__file__).read_bytes())
 
 
 @contextlib.contextmanager
